@@ -1,0 +1,190 @@
+"""The public fusion entry point shared by the CLI, the widget and notebooks."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from napari_textif import imaging
+from napari_textif.controls import Controls
+from napari_textif.engines import (
+    EngineOutput,
+    EngineUnavailable,
+    FusionRequest,
+    default_engine,
+    get_engine,
+)
+from napari_textif.engines.base import ProgressCallback
+from napari_textif.interpret import Interpretation, interpret
+
+
+@dataclasses.dataclass
+class FusionResult:
+    """The fused image and how it was made.
+
+    Attributes
+    ----------
+    image : ndarray
+        float32 in ``[0, 1]``; ``(H, W, 3)`` for an RGB visible input, else ``(H, W)``.
+    controls : Controls
+        The Controls the engine received.
+    engine : str
+    device : str
+        The device that actually ran the engine.
+    prompt : str
+    interpretation : Interpretation or None
+        How the prompt was understood (None when explicit controls were given).
+    timings : dict of str to float
+        Seconds per stage (``prepare``, ``engine``, ``compose``, ``total``).
+    notes : list of str
+        Everything worth telling the user (scaling choices, fallbacks...).
+    provenance : dict
+        Engine facts such as weight checksums, precision and tiling.
+    """
+
+    image: np.ndarray
+    controls: Controls
+    engine: str
+    device: str
+    prompt: str = ""
+    interpretation: Interpretation | None = None
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        """A JSON-ready record of the run (for layer metadata and sidecar files)."""
+        from napari_textif import __version__
+
+        return {
+            "engine": self.engine,
+            "device": self.device,
+            "prompt": self.prompt,
+            "controls": self.controls.to_dict(),
+            "timings": dict(self.timings),
+            "notes": list(self.notes),
+            "provenance": dict(self.provenance),
+            "napari_textif_version": __version__,
+        }
+
+
+def fuse(
+    infrared: object,
+    visible: object,
+    prompt: str = "",
+    *,
+    engine: str | None = None,
+    controls: Controls | None = None,
+    device: str = "auto",
+    options: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> FusionResult:
+    """Fuse an infrared and a visible image, steered by a prompt or explicit Controls.
+
+    Parameters
+    ----------
+    infrared : array_like
+        ``(H, W)`` thermal image (three equal channels are accepted); any supported dtype.
+    visible : array_like
+        ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` visible image of the same height and width.
+    prompt : str, optional
+        What is wrong or wanted, e.g. ``"the visible image is dark"``. Empty: plain fusion.
+    engine : str, optional
+        A registered engine name (:func:`napari_textif.list_engines`); default: the best
+        available one.
+    controls : Controls, optional
+        Explicit Controls; they take precedence over what the prompt says.
+    device : str, optional
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"`` for torch engines.
+    options : mapping, optional
+        Engine-specific options (e.g. ``{"checkpoint": path}`` for ``textif``).
+    progress : callable, optional
+        ``progress(fraction, message)``; raise :class:`~napari_textif.engines.FusionCancelled`
+        from it to cancel.
+
+    Returns
+    -------
+    FusionResult
+        The inputs are never modified.
+
+    Examples
+    --------
+    >>> from napari_textif.samples import synthetic_pair
+    >>> ir, vis = synthetic_pair(shape=(64, 80))
+    >>> result = fuse(ir, vis, "the visible image is dark", engine="classic")
+    >>> result.image.shape, result.image.dtype
+    ((64, 80, 3), dtype('float32'))
+    """
+    t0 = time.perf_counter()
+    _check_options(prompt, controls, device)
+    ir, vis, notes = prepare_pair(infrared, visible)
+    engine_name = engine if engine is not None else default_engine()
+    runner = get_engine(engine_name)
+    _check_available(runner, engine_name, options)
+    interpretation = None if controls is not None else interpret(prompt)
+    used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
+    t1 = time.perf_counter()
+    request = FusionRequest(ir, vis, used, prompt, device, dict(options or {}), progress)
+    output = runner.run(request)
+    t2 = time.perf_counter()
+    image = compose(output, vis, runner.output)
+    timings = {"prepare": t1 - t0, "engine": t2 - t1, "compose": time.perf_counter() - t2}
+    timings["total"] = time.perf_counter() - t0
+    notes += output.notes + (list(interpretation.notes) if interpretation else [])
+    return FusionResult(
+        image, used, engine_name, output.device, prompt, interpretation, timings, notes,
+        output.provenance,
+    )
+
+
+def _check_options(prompt: object, controls: object, device: object) -> None:
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    if controls is not None and not isinstance(controls, Controls):
+        raise TypeError(f"controls must be a Controls instance or None, got {type(controls).__name__}")
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a str such as 'auto' or 'cpu', got {type(device).__name__}")
+
+
+def _check_available(runner: Any, name: str, options: Mapping[str, Any] | None) -> None:
+    status = runner.availability(options)
+    if not status.available:
+        raise EngineUnavailable(f"engine {name!r} is not available: {status.reason}")
+
+
+def prepare_pair(infrared: object, visible: object) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Validate and convert a pair: infrared ``(H, W)``, visible ``(H, W)`` or ``(H, W, 3)``.
+
+    Returns
+    -------
+    infrared, visible : ndarray
+        float32 copies in ``[0, 1]``.
+    notes : list of str
+        How intensities were scaled, when worth saying.
+    """
+    ir = imaging.prepare(infrared, name="infrared")
+    vis = imaging.prepare(visible, name="visible")
+    imaging.check_same_size(ir.data, vis.data)
+    notes = [n for n in (ir.note, vis.note) if n]
+    ir_data = ir.data
+    if ir.is_rgb:
+        ir_data = imaging.to_gray(ir_data)
+        notes.append("infrared: colour image, fused through its luminance")
+    return ir_data, vis.data, notes
+
+
+def compose(output: EngineOutput, visible: np.ndarray, kind: str) -> np.ndarray:
+    """Turn an engine's output into the final image following the visible input's layout."""
+    fused = np.asarray(output.image, dtype=np.float32)
+    if fused.shape[:2] != visible.shape[:2]:
+        raise RuntimeError(
+            f"engine returned shape {fused.shape[:2]} for an input of {visible.shape[:2]}"
+        )
+    if kind == "luminance":
+        return imaging.with_luminance(visible, fused)
+    fused = np.clip(fused, 0.0, 1.0)
+    return imaging.to_gray(fused) if visible.ndim == 2 and fused.ndim == 3 else fused

@@ -1,0 +1,337 @@
+"""Imaging conventions shared by every engine, the CLI and the widget.
+
+Inside the package images are float32 in ``[0, 1]``. Visible RGB is fused in
+luminance and gets its chroma back (full-range BT.601 YCbCr); grayscale stays
+grayscale; RGBA drops alpha; an infrared image stored as three equal channels
+becomes one. Sizes are padded (reflect) to an engine's multiple and cropped
+back, never resized. Large images are processed in overlapping tiles blended
+with a smooth window.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+
+SUPPORTED_DTYPES = ("bool", "uint8", "uint16", "int16", "float32", "float64")
+#: A 16-bit image whose 0.1..99.9 percentile spread covers less than this
+#: fraction of the dtype range is normalised robustly by percentiles.
+NARROW_RANGE_FRACTION = 0.25
+ROBUST_PERCENTILES = (0.5, 99.5)
+MIN_SIDE = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """An image converted to the package conventions.
+
+    Attributes
+    ----------
+    data : ndarray
+        float32 in ``[0, 1]``, ``(H, W)`` or ``(H, W, 3)``.
+    note : str or None
+        How the intensities were scaled when that is worth telling the user.
+    """
+
+    data: np.ndarray
+    note: str | None = None
+
+    @property
+    def is_rgb(self) -> bool:
+        """True for a colour image."""
+        return self.data.ndim == 3
+
+
+def check_image(image: object, name: str) -> np.ndarray:
+    """Validate one 2-D image (grayscale, RGB or RGBA) and return it as an array.
+
+    Parameters
+    ----------
+    image : array_like
+        ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)``, one of
+        :data:`SUPPORTED_DTYPES`.
+    name : str
+        The argument's name, used in error messages.
+
+    Returns
+    -------
+    ndarray
+        The same data as an ndarray (never a copy that is written to later).
+
+    Raises
+    ------
+    TypeError
+        For a non-array or an unsupported dtype.
+    ValueError
+        For a wrong number of dimensions or channels, a tiny image, or NaN/Inf.
+    """
+    if image is None:
+        raise TypeError(f"{name} must be an image array, got None")
+    array = np.asarray(image)
+    if array.dtype.name not in SUPPORTED_DTYPES:
+        raise TypeError(
+            f"{name} must have one of the dtypes {', '.join(SUPPORTED_DTYPES)}, got {array.dtype}"
+        )
+    _check_layout(array, name)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite values; clean or mask them first")
+    return array
+
+
+def _check_layout(array: np.ndarray, name: str) -> None:
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise ValueError(
+            f"{name} must be a 2-D image (H, W) or (H, W, C) with C in 1, 3, 4, got shape "
+            f"{array.shape}; for stacks, fuse one 2-D slice at a time"
+        )
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise ValueError(
+            f"{name} must be at least {MIN_SIDE}x{MIN_SIDE} pixels, got shape {array.shape}"
+        )
+
+
+def to_float01(array: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, str | None]:
+    """Scale any supported dtype to float32 ``[0, 1]``.
+
+    Integers scale by their dtype range, except 16-bit images that use a
+    narrow part of it, which are stretched between robust percentiles.
+    Floats already in ``[0, 1]`` are kept; other floats are min-max scaled.
+
+    Returns
+    -------
+    data : ndarray
+        float32 copy in ``[0, 1]``.
+    note : str or None
+        A sentence saying how the data was scaled when it was not by dtype range.
+
+    Examples
+    --------
+    >>> to_float01(np.array([[0, 255]], dtype=np.uint8))[0]
+    array([[0., 1.]], dtype=float32)
+    """
+    if array.dtype == bool:
+        return array.astype(np.float32), None
+    if array.dtype.kind in "ui":
+        return _int_to_float01(array, name)
+    data = array.astype(np.float32)
+    low, high = float(data.min()), float(data.max())
+    if low >= 0.0 and high <= 1.0:
+        return data, None
+    scaled = (data - low) / (high - low) if high > low else np.zeros_like(data)
+    return scaled, f"{name}: float values in [{low:g}, {high:g}] were min-max scaled to [0, 1]"
+
+
+def _int_to_float01(array: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
+    info = np.iinfo(array.dtype)
+    span = float(info.max) - float(info.min)
+    if array.dtype.itemsize == 2:
+        p_lo, p_hi = np.percentile(array, (0.1, 99.9))
+        if (p_hi - p_lo) < NARROW_RANGE_FRACTION * span:
+            return _robust_scale(array, name)
+    return ((array.astype(np.float32) - info.min) / span).astype(np.float32), None
+
+
+def _robust_scale(array: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
+    lo, hi = np.percentile(array, ROBUST_PERCENTILES)
+    if hi <= lo:
+        lo, hi = float(array.min()), float(array.max())
+    if hi <= lo:
+        return np.zeros(array.shape, np.float32), f"{name}: constant {array.dtype} image"
+    data = np.clip((array.astype(np.float32) - lo) / (hi - lo), 0.0, 1.0)
+    note = (
+        f"{name}: {array.dtype} data uses a narrow part of its range, normalised robustly "
+        f"between the {ROBUST_PERCENTILES[0]:g} and {ROBUST_PERCENTILES[1]:g} percentiles "
+        f"({lo:g}..{hi:g})"
+    )
+    return data.astype(np.float32), note
+
+
+def normalize_channels(data: np.ndarray) -> np.ndarray:
+    """Drop alpha, squeeze a single channel and collapse three equal channels.
+
+    Examples
+    --------
+    >>> normalize_channels(np.zeros((4, 5, 4), np.float32)).shape
+    (4, 5)
+    """
+    if data.ndim == 2:
+        return data
+    if data.shape[2] == 1:
+        return data[:, :, 0]
+    rgb = data[:, :, :3]
+    if np.array_equal(rgb[:, :, 0], rgb[:, :, 1]) and np.array_equal(rgb[:, :, 0], rgb[:, :, 2]):
+        return rgb[:, :, 0]
+    return rgb
+
+
+def prepare(image: object, *, name: str) -> Prepared:
+    """Validate and convert one image to the package conventions."""
+    array = check_image(image, name)
+    data, note = to_float01(array, name=name)
+    return Prepared(np.ascontiguousarray(normalize_channels(data)), note)
+
+
+def check_same_size(infrared: np.ndarray, visible: np.ndarray) -> None:
+    """Raise a helpful error when two images do not share height and width."""
+    if infrared.shape[:2] != visible.shape[:2]:
+        raise ValueError(
+            f"infrared and visible must have the same height and width, got infrared "
+            f"{infrared.shape[:2]} and visible {visible.shape[:2]}; register or resample "
+            "one image onto the other's grid first"
+        )
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Return BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (grayscale passes through)."""
+    if image.ndim == 2:
+        return image
+    return (image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114).astype(
+        image.dtype, copy=False
+    )
+
+
+def rgb_to_ycbcr(rgb: np.ndarray) -> np.ndarray:
+    """Full-range BT.601 RGB -> YCbCr for float images in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> rgb_to_ycbcr(np.full((1, 1, 3), 0.5, np.float32)).round(3).ravel().tolist()
+    [0.5, 0.5, 0.5]
+    """
+    y = to_gray(rgb)
+    cb = (rgb[..., 2] - y) * 0.564 + 0.5
+    cr = (rgb[..., 0] - y) * 0.713 + 0.5
+    return np.stack([y, cb, cr], axis=-1).astype(np.float32)
+
+
+def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`rgb_to_ycbcr`, clipped to ``[0, 1]``."""
+    y, cb, cr = ycbcr[..., 0], ycbcr[..., 1] - 0.5, ycbcr[..., 2] - 0.5
+    r = y + 1.403 * cr
+    g = y - 0.714 * cr - 0.344 * cb
+    b = y + 1.773 * cb
+    return np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def with_luminance(visible: np.ndarray, luminance: np.ndarray) -> np.ndarray:
+    """Put ``luminance`` into the visible image, keeping its chroma (or return it, if gray)."""
+    luminance = np.clip(luminance, 0.0, 1.0).astype(np.float32)
+    if visible.ndim == 2:
+        return luminance
+    ycbcr = rgb_to_ycbcr(visible)
+    ycbcr[..., 0] = luminance
+    return ycbcr_to_rgb(ycbcr)
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Reflect-pad the first two axes up to a multiple of ``multiple``.
+
+    Returns
+    -------
+    padded : ndarray
+    shape : tuple of int
+        The original ``(H, W)`` to give to :func:`crop_to`.
+
+    Examples
+    --------
+    >>> padded, shape = pad_to_multiple(np.zeros((5, 7)), 4)
+    >>> padded.shape, shape
+    ((8, 8), (5, 7))
+    """
+    h, w = image.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph == 0 and pw == 0:
+        return image, (h, w)
+    pad = [(0, ph), (0, pw)] + [(0, 0)] * (image.ndim - 2)
+    mode = "reflect" if h > 1 and w > 1 else "edge"
+    return np.pad(image, pad, mode=mode), (h, w)
+
+
+def crop_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Crop the first two axes back to ``shape``."""
+    return image[: shape[0], : shape[1]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tile:
+    """A tile's window in the image, as slices of rows and columns."""
+
+    rows: slice
+    cols: slice
+
+
+def tile_grid(shape: tuple[int, int], tile: int, overlap: int) -> list[Tile]:
+    """Cover ``shape`` with ``tile``-sized windows that overlap by at least ``overlap``."""
+    if tile <= overlap:
+        raise ValueError(f"tile must be larger than overlap, got tile={tile}, overlap={overlap}")
+    return [
+        Tile(slice(r, r + min(tile, shape[0])), slice(c, c + min(tile, shape[1])))
+        for r in _starts(shape[0], tile, overlap)
+        for c in _starts(shape[1], tile, overlap)
+    ]
+
+
+def _starts(length: int, tile: int, overlap: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    stride = tile - overlap
+    count = int(np.ceil((length - tile) / stride)) + 1
+    return [round(i * (length - tile) / (count - 1)) for i in range(count)]
+
+
+def _blend_window(height: int, width: int, overlap: int) -> np.ndarray:
+    def ramp(n: int) -> np.ndarray:
+        w = np.ones(n, np.float32)
+        k = min(overlap, n // 2)
+        if k > 0:
+            t = (np.arange(k, dtype=np.float32) + 0.5) / k
+            w[:k] = 0.5 - 0.5 * np.cos(np.pi * t)
+            w[n - k :] = w[:k][::-1]
+        return w
+
+    return np.outer(ramp(height), ramp(width)) + 1e-6
+
+
+def tiled(
+    fn: Callable[..., np.ndarray],
+    images: tuple[np.ndarray, ...],
+    *,
+    tile: int,
+    overlap: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Apply ``fn`` to overlapping tiles of ``images`` and blend the outputs.
+
+    ``fn`` takes one tile of each image and returns an array whose first two
+    axes match the tile. Each tile is weighted by a raised-cosine window over
+    its overlap, so the blended result shows no seams.
+
+    Parameters
+    ----------
+    fn : callable
+    images : tuple of ndarray
+        Images of equal height and width.
+    tile, overlap : int
+        Tile side and minimum overlap in pixels.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each tile; it may raise to cancel.
+    """
+    shape = images[0].shape[:2]
+    grid = tile_grid(shape, tile, overlap)
+    out: np.ndarray | None = None
+    weight = np.zeros(shape, np.float32)
+    for i, t in enumerate(grid):
+        result = fn(*(im[t.rows, t.cols] for im in images))
+        if out is None:
+            out = np.zeros(shape + result.shape[2:], np.float32)
+        w = _blend_window(result.shape[0], result.shape[1], overlap)
+        out[t.rows, t.cols] += result * (w if result.ndim == 2 else w[..., None])
+        weight[t.rows, t.cols] += w
+        if progress is not None:
+            progress(i + 1, len(grid))
+    assert out is not None
+    return out / (weight if out.ndim == 2 else weight[..., None])
+

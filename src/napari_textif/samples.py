@@ -29,9 +29,9 @@ def _scene_layout(shape: tuple[int, int], rng: np.random.Generator) -> dict[str,
     windows = np.zeros(shape, bool)
     for x0 in rng.integers(0, int(0.8 * w), size=4):
         bw, bh = int(rng.integers(w // 10, w // 5)), int(rng.integers(h // 6, h // 3))
-        top = int(horizon) - bh
-        buildings[max(top, 0) : int(horizon), x0 : x0 + bw] = True
-        windows[max(top, 0) : int(horizon), x0 : x0 + bw] |= ((yy[max(top, 0) : int(horizon), x0 : x0 + bw] // 4) % 3 == 0) & ((xx[max(top, 0) : int(horizon), x0 : x0 + bw] // 4) % 3 == 0)
+        rows, cols = slice(max(int(horizon) - bh, 0), int(horizon)), slice(x0, x0 + bw)
+        buildings[rows, cols] = True
+        windows[rows, cols] |= ((yy[rows, cols] // 4) % 3 == 0) & ((xx[rows, cols] // 4) % 3 == 0)
     masks["buildings"], masks["windows"] = buildings, windows
     people = np.zeros(shape, bool)
     for _ in range(3):
@@ -89,7 +89,9 @@ def synthetic_pair(
     return _to_uint8(infrared), _to_uint8(visible)
 
 
-def _visible(shape: tuple[int, int], m: dict[str, np.ndarray], texture: np.ndarray, fine: np.ndarray) -> np.ndarray:
+def _visible(
+    shape: tuple[int, int], m: dict[str, np.ndarray], texture: np.ndarray, fine: np.ndarray
+) -> np.ndarray:
     h = shape[0]
     yy = np.mgrid[0:h, 0 : shape[1]][0].astype(np.float32) / h
     rgb = np.empty((*shape, 3), np.float32)

@@ -48,7 +48,14 @@ INFRARED_ORDER: tuple[str, ...] = ("ir_low_contrast", "ir_stripe_noise", "ir_noi
 RngLike = np.random.Generator | int | None
 
 
-def degrade(image: np.ndarray, kind: str, strength: float, rng: RngLike = None) -> np.ndarray:
+def degrade(
+    image: np.ndarray,
+    kind: str,
+    strength: float,
+    rng: RngLike = None,
+    *,
+    reference_size: int | None = None,
+) -> np.ndarray:
     """Apply one simulated degradation.
 
     Parameters
@@ -61,6 +68,10 @@ def degrade(image: np.ndarray, kind: str, strength: float, rng: RngLike = None) 
         ``0..1``; 0 is the identity.
     rng : numpy.random.Generator or int or None
         Source of randomness (an int is used as a seed).
+    reference_size : int, optional
+        The larger side of the frame ``image`` was cropped from; spatial scales
+        (blur radius, streak length, bloom) follow it so that a training crop is
+        degraded as its full frame would be. Default: the larger side of ``image``.
 
     Returns
     -------
@@ -80,9 +91,10 @@ def degrade(image: np.ndarray, kind: str, strength: float, rng: RngLike = None) 
         raise ValueError(f"kind must be one of {', '.join(DEGRADATIONS)}, got {kind!r}")
     strength = _check_strength(strength)
     generator = _generator(rng)
+    size = float(max(data.shape[:2]) if reference_size is None else _check_size(reference_size))
     if strength == 0.0:
         return data
-    out = _KINDS[kind](data, strength, generator)
+    out = _KINDS[kind](data, strength, generator, size)
     return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -91,6 +103,8 @@ def degrade_pair(
     visible: np.ndarray,
     controls: Controls | Mapping[str, float],
     rng: RngLike = None,
+    *,
+    reference_size: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply every non-zero degradation of ``controls`` to a pair, in physical order.
 
@@ -102,6 +116,8 @@ def degrade_pair(
     controls : Controls or mapping of str to float
         Degradation strengths (preferences are ignored here).
     rng : numpy.random.Generator or int or None
+    reference_size : int, optional
+        See :func:`degrade`.
 
     Returns
     -------
@@ -124,9 +140,9 @@ def degrade_pair(
     ir = _check_image(infrared, "infrared")
     vis = _check_image(visible, "visible")
     for kind in VISIBLE_ORDER:
-        vis = degrade(vis, kind, getattr(controls, kind), generator)
+        vis = degrade(vis, kind, getattr(controls, kind), generator, reference_size=reference_size)
     for kind in INFRARED_ORDER:
-        ir = degrade(ir, kind, getattr(controls, kind), generator)
+        ir = degrade(ir, kind, getattr(controls, kind), generator, reference_size=reference_size)
     return ir, vis
 
 
@@ -155,6 +171,12 @@ def _check_strength(strength: object) -> float:
     if not 0.0 <= float(strength) <= 1.0:
         raise ValueError(f"strength must lie in [0, 1], got {strength!r}")
     return float(strength)
+
+
+def _check_size(size: object) -> int:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
+        raise ValueError(f"reference_size must be an int of at least 2 pixels, got {size!r}")
+    return int(size)
 
 
 def _generator(rng: RngLike) -> np.random.Generator:
@@ -235,15 +257,10 @@ def _smooth_field(shape: tuple[int, int], rng: np.random.Generator, cells: int =
     return (field - field.min()) / span if span > 0 else np.zeros(shape)
 
 
-def _scale(shape: tuple[int, ...]) -> float:
-    """The image's larger side, the unit of every spatial scale below."""
-    return float(max(shape[:2]))
-
-
 # --- the nine kinds ------------------------------------------------------------------------------
 
 
-def _low_light(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _low_light(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Up to five stops less exposure in linear light, then shot + read noise (night capture)."""
     linear = image.astype(np.float64) ** GAMMA * 2.0 ** (-5.0 * s)
     shot, read = 1.5e-3 * s, 1.5e-3 * s
@@ -252,25 +269,25 @@ def _low_light(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndar
     return linear ** (1.0 / GAMMA)
 
 
-def _overexposure(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _overexposure(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Too much gain in linear light, sensor clipping, bloom around highlights and veiling glare.
 
     The gain saturates about ``60 s`` % of the pixels, kept between 0.5 s and 3 s stops so
     that a bright day frame is not turned all white and a night frame still brightens.
     """
     linear = image.astype(np.float64) ** GAMMA
-    quantile = float(np.quantile(_luma(linear), 1.0 - 0.6 * s * rng.uniform(0.85, 1.0)))
-    gain = np.clip(1.0 / max(quantile, 1e-6), 2.0 ** (0.5 * s), 2.0 ** (3.0 * s))
-    linear = linear * gain
+    quantile = float(np.quantile(_luma(linear), 1.0 - 0.6 * s))
+    stops = np.clip(-np.log2(max(quantile, 1e-6)), 0.5 * s, 3.0 * s) * rng.uniform(0.85, 1.0)
+    linear = linear * 2.0**stops
     excess = np.maximum(_luma(linear) - 1.0, 0.0)
-    bloom = ndimage.gaussian_filter(excess, sigma=0.015 * _scale(image.shape) * s + 0.5)
+    bloom = ndimage.gaussian_filter(excess, sigma=0.015 * size * s + 0.5)
     if image.ndim == 3:
         bloom = bloom[..., None]
     glare = 0.1 * s
     return (np.clip(linear + 0.6 * s * bloom, 0.0, 1.0) * (1.0 - glare) + glare) ** (1.0 / GAMMA)
 
 
-def _haze(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _haze(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Koschmieder scattering I = J t + A (1 - t), t = exp(-beta d), with a depth proxy.
 
     The depth proxy grows towards the top of the frame (the horizon of a road or
@@ -298,10 +315,9 @@ def _rain_layer(
     return np.clip(brightness * streaks, 0.0, 1.0)
 
 
-def _rain(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _rain(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Two streak layers (far: short, dense, faint; near: long, sparse, bright), screen-blended."""
     h, w = image.shape[:2]
-    size = _scale(image.shape)
     far = _rain_layer((h, w), 0.012 * s, max(3.0, 0.025 * size), 0.25 + 0.15 * s, rng)
     near = _rain_layer((h, w), 0.003 * s, max(5.0, 0.06 * size), 0.45 + 0.3 * s, rng)
     rain = 1.0 - (1.0 - far) * (1.0 - near)
@@ -312,9 +328,9 @@ def _rain(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
     return 1.0 - (1.0 - base) * (1.0 - rain)
 
 
-def _blur(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _blur(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Defocus (disk) or camera-motion (line) blur; radius up to 1.2 % of the larger side."""
-    radius = s * max(2.5, 0.012 * _scale(image.shape))
+    radius = s * max(2.5, 0.012 * size)
     if rng.random() < 0.5:
         kernel = _disk_kernel(radius)
     else:
@@ -322,14 +338,14 @@ def _blur(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
     return _convolve(image, kernel)
 
 
-def _visible_noise(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _visible_noise(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Poisson photon noise (peak 120 / s photons) plus Gaussian read noise (sigma 0.06 s)."""
     peak = 120.0 / s
     photons = rng.poisson(image.astype(np.float64) * peak) / peak
     return photons + 0.06 * s * rng.standard_normal(image.shape)
 
 
-def _ir_low_contrast(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _ir_low_contrast(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Range compression towards the mean (thermal crossover): contrast falls by up to 85 %."""
     mean = float(image.mean())
     gain = 1.0 - 0.85 * s
@@ -337,7 +353,7 @@ def _ir_low_contrast(image: np.ndarray, s: float, rng: np.random.Generator) -> n
     return mean + offset + (image - mean) * gain
 
 
-def _ir_noise(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _ir_noise(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Gaussian readout noise (sigma 0.07 s) plus impulse noise on up to 4 % of pixels."""
     noisy = image + 0.07 * s * rng.standard_normal(image.shape)
     hit = rng.random(image.shape[:2]) < 0.04 * s
@@ -347,7 +363,7 @@ def _ir_noise(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarr
     return np.where(hit, values, noisy)
 
 
-def _ir_stripe_noise(image: np.ndarray, s: float, rng: np.random.Generator) -> np.ndarray:
+def _ir_stripe_noise(image: np.ndarray, s: float, rng: np.random.Generator, size: float) -> np.ndarray:
     """Column fixed-pattern noise of a microbolometer: per-column offsets and gains."""
     w = image.shape[1]
     offsets = 0.06 * s * rng.standard_normal(w) + 0.03 * s * (_smooth_field((1, w), rng, 6)[0] - 0.5)
@@ -357,7 +373,8 @@ def _ir_stripe_noise(image: np.ndarray, s: float, rng: np.random.Generator) -> n
     return image * gains + offsets
 
 
-_KINDS: dict[str, Callable[[np.ndarray, float, np.random.Generator], np.ndarray]] = {
+#: kind -> fn(image, strength, rng, size); ``size`` is the frame's larger side in pixels.
+_KINDS: dict[str, Callable[[np.ndarray, float, np.random.Generator, float], np.ndarray]] = {
     "vis_low_light": _low_light,
     "vis_overexposure": _overexposure,
     "vis_noise": _visible_noise,

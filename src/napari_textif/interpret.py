@@ -1,54 +1,740 @@
 """Prompt -> Controls: an offline, deterministic, explainable interpreter.
 
-This is the minimal form that the foundation needs; the full interpreter
-(synonyms, modality attribution, intensity words, negation, preferences)
-replaces the phrase table below.
+The prompt is split into words; a lexicon of phrases (degradations, modality
+names, intensity words, negations, "is fine" statements, preferences) is matched
+greedily, longest phrase first. Punctuation and joining words cut the word
+stream into *segments* (split at ``,``, ``and``), *clauses* (also split at
+``but``, ``while``, ``except``...) and *sentences* (split at ``.;!?``). Each
+degradation word is attributed to the nearest modality word of its segment,
+else to the modality of a neighbouring segment of the same clause, else to its
+default camera. Negations and intensity words act on the words that follow them
+within a short window of the same segment. Every non-zero control remembers the
+words that set it, so the result can be explained.
+
+Examples
+--------
+>>> result = interpret("the visible image is very dark and the thermal camera is noisy")
+>>> result.controls.summary()
+'vis_low_light=0.80, ir_noise=0.60'
+>>> result.phrases["vis_low_light"]
+'visible image is very dark'
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+from collections.abc import Callable
 
-from napari_textif.controls import Controls
+from napari_textif.controls import DEGRADATIONS, Controls
 
 DEFAULT_STRENGTH = 0.6
+DEFAULT_PREFERENCE = 0.6
+#: How many words before a degradation word a negation or intensity word may stand.
+WINDOW = 3
 
-_PHRASES: dict[str, tuple[str, ...]] = {
-    "vis_low_light": ("dark", "low light", "low-light", "night", "dim", "underexposed"),
-    "vis_overexposure": ("overexposed", "overexposure", "glare", "too bright", "washed out"),
-    "vis_haze": ("haze", "hazy", "fog", "foggy", "mist", "smoke"),
-    "vis_rain": ("rain", "rainy", "raindrop"),
-    "vis_blur": ("blur", "blurry", "out of focus"),
-    "ir_low_contrast": ("low contrast", "flat", "faint"),
-    "ir_stripe_noise": ("stripe", "striping", "banding", "fixed-pattern"),
+# --- lexicon -------------------------------------------------------------------------------------
+# Phrases are written in lower case, words separated by spaces; hyphenated forms
+# ("low-light", "infra-red") are matched because the tokenizer splits at hyphens.
+
+#: family -> {base strength: phrases}
+_DEGRADATION_WORDS: dict[str, dict[float, str]] = {
+    "low_light": {
+        0.6: "dark, darkness, darker, darkened, too dark, low light, lowlight, low lit, low lighting, "
+        "under exposed, underexposed, underexposure, underexposing, under exposure, poorly lit, "
+        "badly lit, underlit, under lit, unlit, not enough light, too little light, lack of light, "
+        "insufficient light, low illumination, poor illumination, poor lighting, bad lighting, "
+        "lighting is poor, lighting is bad, light is low, gloomy, murky dark, brighten, lighten, "
+        "illuminate, low light enhancement, exposure is low, needs more light, brighter",
+        0.7: "night, nighttime, night time, at night, night scene, nightly, after dark, nocturnal",
+        0.4: "dim, dimly, dimly lit, dimmed, dusk, twilight, evening, shadowy, shadows",
+        1.0: "pitch dark, pitch black, pitch-black, completely black, almost black, nearly black",
+    },
+    "overexposure": {
+        0.6: "overexposed, overexposure, over exposed, over exposure, overexposing, glare, glaring, "
+        "glares, too bright, too much light, washed out, washout, blown out, blown highlights, "
+        "highlights blown, clipped highlights, burnt out, burned out, saturated highlights, "
+        "overbright, over bright, dazzle, dazzling, dazzled, blinding, sun glare, lens flare, "
+        "flare, too much exposure, exposure is too high, reduce glare, darken",
+        0.5: "headlights, headlight glare, bright lights, strong sunlight, backlit, back lit",
+    },
+    "noise": {
+        0.6: "noise, noisy, noises, noisier, grain, grainy, graininess, speckle, speckles, speckled, "
+        "speckling, salt and pepper, salt and pepper noise, salt & pepper, salt pepper, impulse noise, impulsive noise, "
+        "shot noise, sensor noise, gaussian noise, random noise, read noise, static, snowy pixels, "
+        "hot pixels, dead pixels, denoise, denoising, denoised, de noise",
+    },
+    "haze": {
+        0.6: "haze, hazy, hazier, haziness, fog, foggy, fogged, fogging, mist, misty, smoke, smoky, "
+        "smokey, smog, smoggy, dust, dusty, murky, dehaze, dehazing, de haze, veiled, veil",
+        0.8: "dense fog, thick fog, heavy fog, dense haze, thick smoke",
+    },
+    "rain": {
+        0.6: "rain, rainy, raining, rained, raindrop, raindrops, rain drops, rain drop, rain streaks, "
+        "rain streak, rainfall, wet lens, water drops, water droplets, droplets, drops on the lens, "
+        "water on the lens, derain, deraining, de rain, showers, rainstorm, storm",
+        0.3: "drizzle, drizzling, sprinkle",
+        0.9: "downpour, pouring, torrential, heavy rainfall",
+    },
+    "blur": {
+        0.6: "blur, blurry, blurred, blurring, blurriness, blury, bluriness, out of focus, "
+        "outoffocus, unfocused, defocus, defocused, defocussed, not in focus, motion blur, "
+        "motion blurred, camera shake, shaky, shaken, smeared, smeary, smudged, fuzzy, "
+        "soft focus, not sharp, unsharp, deblur, deblurring, de blur, sharpen, refocus",
+    },
+    "low_contrast": {
+        0.6: "low contrast, lowcontrast, poor contrast, weak contrast, bad contrast, little contrast, "
+        "no contrast, lacks contrast, lacking contrast, lack of contrast, not much contrast, "
+        "flat, flattened, faint, dull, washed, contrast is low, contrast is poor, "
+        "contrast is weak, contrast is bad, enhance contrast, boost contrast, increase contrast, "
+        "improve contrast, more contrast, needs contrast, thermal crossover, crossover, "
+        "indistinct, featureless",
+    },
+    "stripes": {
+        0.6: "stripe, stripes, striped, striping, stripy, stripe noise, striping noise, "
+        "banding, bands, banded, fixed pattern, fixed pattern noise, fixed-pattern noise, fpn, "
+        "non uniformity, nonuniformity, non uniform, nonuniform, column noise, row noise, "
+        "column pattern, vertical lines, vertical stripes, horizontal stripes, streaky columns, "
+        "destripe, destriping, de stripe, lines across",
+    },
 }
+
+#: family -> the control per camera (None: not a control of that camera)
+_FAMILY_CONTROLS: dict[str, dict[str, str | None]] = {
+    "low_light": {"vis": "vis_low_light", "ir": "ir_low_contrast"},
+    "overexposure": {"vis": "vis_overexposure", "ir": None},
+    "noise": {"vis": "vis_noise", "ir": "ir_noise"},
+    "haze": {"vis": "vis_haze", "ir": None},
+    "rain": {"vis": "vis_rain", "ir": None},
+    "blur": {"vis": "vis_blur", "ir": None},
+    "low_contrast": {"vis": None, "ir": "ir_low_contrast"},
+    "stripes": {"vis": None, "ir": "ir_stripe_noise"},
+}
+#: The camera a degradation word means when the prompt names none ("both" for noise).
+_FAMILY_DEFAULT = {
+    "low_light": "vis", "overexposure": "vis", "haze": "vis", "rain": "vis", "blur": "vis",
+    "low_contrast": "ir", "stripes": "ir", "noise": "both",
+}
+
+_MODALITY_WORDS: dict[str, str] = {
+    "ir": "infrared, infra red, ir, thermal, thermo, thermography, thermogram, lwir, mwir, tir, "
+    "flir, heat camera, heat image, heat sensor, thermal camera, thermal image, bolometer, "
+    "microbolometer, long wave, longwave",
+    "vis": "visible, vis, vi, rgb, colour camera, color camera, colour image, color image, "
+    "colour picture, color picture, colour sensor, color sensor, optical, optical camera, "
+    "daylight camera, day camera, daylight image, visual, visible light, eo, cmos, ccd",
+    "both": "both, both images, both cameras, both modalities, all images, all cameras, "
+    "each image, every image, either image, everywhere, all of them, the two images",
+}
+
+_INTENSITY_WORDS: dict[float, str] = {
+    0.15: "barely, hardly, a hint of, hint of, a trace of, trace of",
+    0.3: "slightly, slight, a bit, a bit of, a little, a little bit, bit, little, mild, mildly, "
+    "somewhat, light, lightly, a touch, touch of, a touch of, marginally, minor, small, weak, "
+    "weakly, partly, partially, kind of, kinda, sort of, a tad, tad, low, lowish, not too, "
+    "not very, not so, not that, faintly, subtle, subtly",
+    0.4: "some, a few",
+    0.5: "moderate, moderately, medium, average, fair amount of, noticeable, noticeably, visible amount",
+    0.7: "fairly, rather, pretty, quite, clearly, obviously, obvious, lots, plenty of, considerably",
+    0.8: "very, really, strong, strongly, heavy, heavily, lots of, a lot of, lot of, much, so, "
+    "high, dense, thick, bad, badly, serious, seriously, intense, intensely, considerable, "
+    "significant, significantly, major, big, strongly, way too, too, deep, deeply, harsh",
+    1.0: "severe, severely, extreme, extremely, terribly, terrible, horribly, horrible, awful, "
+    "awfully, completely, totally, utterly, entirely, fully, super, insanely, incredibly, "
+    "very very, really really, massive, massively, maximum, max, full, unusable, pitch",
+}
+
+_NEGATIONS = (
+    "no, not, without, never, neither, none, isnt, arent, wasnt, werent, doesnt, dont, didnt, "
+    "hasnt, havent, cannot, free of, no sign of, no signs of, zero, nothing like, lacks any, "
+    "no longer, not any, nor"
+)
+#: Phrases that look like a negation but are not one.
+_NOT_NEGATIONS = (
+    "not only, not just, dont want, do not want, don't want, no matter, nothing else, "
+    "cannot see, can't see, cant see, not see, hard to see, not visible"
+)
+_FINE_WORDS = (
+    "fine, ok, okay, good, clean, perfect, great, normal, alright, all right, acceptable, "
+    "pristine, undegraded, flawless, nothing wrong, no problem, no problems, no issue, no issues, "
+    "not degraded, no degradation, no degradations, unaffected, intact, healthy, looks fine, "
+    "looks good, is fine, are fine, correct, well exposed, nice"
+)
+_THERMAL_TARGETS = (
+    "people, person, persons, pedestrian, pedestrians, human, humans, body, bodies, target, targets, "
+    "hot targets, thermal targets, warm targets, infrared targets, ir targets, hot objects, "
+    "warm objects, hot spots, hotspots, heat signatures, heat signature, heat, warm, hot, "
+    "vehicles, vehicle, cars, car, animals, animal, figures, figure, runners, cyclists, cyclist, "
+    "salient targets, salient objects, objects, object, thermal information, thermal detail, "
+    "thermal details, heat sources, engines, faces, soldiers, intruders, wildlife"
+)
+_DETAIL_TARGETS = (
+    "texture, textures, detail, details, fine detail, fine details, edges, edge, structure, "
+    "structures, visible texture, visible textures, visible details, visible detail, background, "
+    "background details, scene details, sharpness, clarity, contours, outlines, text, signs, "
+    "road markings, patterns, fine structures"
+)
+_VERBS_UP = (
+    "highlight, highlighted, highlighting, emphasize, emphasise, emphasized, emphasised, "
+    "emphasis on, accentuate, stress, boost, bring out, stand out, make, keep, preserve, "
+    "retain, maintain, enhance, show, focus on, favor, favour, prefer, more, increase, rely on, "
+    "trust, mostly, mainly, weight, weigh, protect, prioritize, prioritise, see, spot, detect, pop"
+)
+_VERBS_DOWN = (
+    "less, reduce, suppress, downplay, de emphasize, de emphasise, deemphasize, deemphasise, "
+    "tone down, fewer, decrease, lower, minimize, minimise, ignore, drop, avoid, dim down"
+)
+#: Words after a target that ask for it to show ("people bright", "pedestrians stand out").
+_AFTER_TARGET = (
+    "bright, brighter, visible, stand out, stands out, pop, pops, prominent, clear, clearly, "
+    "salient, highlighted, emphasized, emphasised, vivid, distinct, obvious, hot, white, glowing, "
+    "easy to see, noticeable, recognizable, recognisable"
+)
+#: Preferences set by one phrase: (preference, value).
+_DIRECT_PREFERENCES: dict[tuple[str, float], str] = {
+    ("thermal_emphasis", -0.4): "natural colors, natural colours, natural color, natural colour, "
+    "natural look, natural looking, natural appearance, true colors, true colours, realistic colors, "
+    "realistic colours, realistic look, keep colors, keep colours, keep the colors, keep the colours",
+    ("detail_emphasis", 0.5): "sharper, crisper, crisp, more detailed, detailed, high detail, "
+    "fine grained detail",
+    ("detail_emphasis", -0.5): "smoother, smooth, softer, soft, less detailed, painterly",
+}
+_UNSUPPORTED = (
+    "snow, snowing, snowy, snowfall, low resolution, lowres, low res, pixelated, pixelation, "
+    "compression, compression artifacts, jpeg, jpeg artifacts, artifacts, artefacts, blocky, misaligned, misregistered, misregistration, "
+    "misalignment, not aligned, registration, color cast, colour cast, white balance, tint, "
+    "vignetting, vignette, occlusion, occluded, moire, chromatic aberration, distortion, distorted"
+)
+_WEAK_BOUNDARIES = "and, &, plus, also, as well as, then, with it, along with, together with"
+_STRONG_BOUNDARIES = (
+    "but, however, whereas, while, whilst, although, though, yet, except, except for, apart from, "
+    "other than, besides, aside from, on the other hand, meanwhile, despite, instead"
+)
+#: Verbs that ask for a target to show but say nothing about weighting a camera.
+#: Words of other categories that act as a verb beside a thermal or detail target.
+_VERB_LIKE = {"brighten", "brighter", "visible", "lighten"}
+_POST_NEGATIONS = {"free", "gone", "removed", "absent", "less"}
+_NOT_MODALITY_VERBS = {"make", "see", "spot", "detect", "show", "pop", "stand out"}
+_SENTENCE_ENDS = (".", ";", "!", "?", "\n")
+
+_ALIASES = {
+    "infra": "infra", "infared": "infrared", "infrered": "infrared", "infrarred": "infrared",
+    "infrarot": "infrared", "inrared": "infrared", "infrad": "infrared", "thermel": "thermal",
+    "thremal": "thermal", "termal": "thermal", "visable": "visible", "visibile": "visible",
+    "visble": "visible", "colour": "colour", "grey": "gray", "blurr": "blur", "blurrey": "blurry",
+    "noisey": "noisy", "nosiy": "noisy", "hazey": "hazy", "foggey": "foggy", "overexpose": "overexposed",
+    "underexpose": "underexposed", "strips": "stripes", "emphasise": "emphasise",
+}
+#: Long key words that a one-letter typo still reaches ("infrafed", "visibel").
+_FUZZY_TARGETS = (
+    "infrared", "thermal", "visible", "overexposed", "underexposed", "overexposure",
+    "underexposure", "striping", "speckled", "blurred", "blurriness",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Interpretation:
-    """What a prompt was understood to ask for.
+    """What a prompt (or the images, see :func:`napari_textif.detect.detect`) asks for.
 
     Attributes
     ----------
     controls : Controls
     phrases : dict of str to str
-        For every non-zero control, the words of the prompt that set it.
+        For every non-zero control, the words of the prompt that set it (for
+        detection: the measurement behind it).
     notes : tuple of str
         Anything not understood or worth telling the user.
+    excluded : dict of str to str
+        Controls the prompt explicitly ruled out ("no haze", "the infrared is
+        fine"), with the words that did it.
     """
 
     controls: Controls
     phrases: dict[str, str] = dataclasses.field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    excluded: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def explain(self) -> str:
-        """One line per non-zero control with the phrase that set it."""
+        """One line per non-zero control with the phrase that set it, then exclusions and notes.
+
+        Examples
+        --------
+        >>> print(interpret("slightly hazy, no noise").explain())
+        vis_haze = +0.30  <- 'slightly hazy'
+        vis_noise excluded  <- 'no noise'
+        ir_noise excluded  <- 'no noise'
+        """
         lines = [
             f"{name} = {value:+.2f}  <- {self.phrases.get(name, '?')!r}"
             for name, value in self.controls.active().items()
         ]
+        lines += [f"{name} excluded  <- {phrase!r}" for name, phrase in self.excluded.items()]
         return "\n".join(lines + list(self.notes)) or "neutral (plain fusion)"
+
+
+# --- tokens and lexicon matching -----------------------------------------------------------------
+
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[.;!?\n,&%]")
+
+
+@dataclasses.dataclass
+class _Item:
+    cat: str
+    value: object
+    text: str  # the normalized words
+    start: int  # first token index
+    end: int  # one past the last token index
+    cstart: int  # character span in the prompt
+    cend: int
+    seg: int = 0
+    clause: int = 0
+    sentence: int = 0
+
+
+def _phrases(text: str) -> list[tuple[str, ...]]:
+    return [tuple(p.replace("-", " ").replace("'", "").split()) for p in text.split(",") if p.strip()]
+
+
+def _build_lexicon() -> dict[str, list[tuple[tuple[str, ...], str, object]]]:
+    entries: list[tuple[tuple[str, ...], str, object]] = []
+    add = entries.extend
+    for family, levels in _DEGRADATION_WORDS.items():
+        for base, text in levels.items():
+            add((p, "deg", (family, base)) for p in _phrases(text))
+    for modality, text in _MODALITY_WORDS.items():
+        add((p, "mod", modality) for p in _phrases(text))
+    for level, text in _INTENSITY_WORDS.items():
+        add((p, "int", level) for p in _phrases(text))
+    for (pref, value), text in _DIRECT_PREFERENCES.items():
+        add((p, "pref", (pref, value)) for p in _phrases(text))
+    simple = {
+        "neg": _NEGATIONS, "skip": _NOT_NEGATIONS, "ok": _FINE_WORDS, "hot": _THERMAL_TARGETS,
+        "detail": _DETAIL_TARGETS, "up": _VERBS_UP, "down": _VERBS_DOWN, "after": _AFTER_TARGET,
+        "unsupported": _UNSUPPORTED, "weak": _WEAK_BOUNDARIES, "strong": _STRONG_BOUNDARIES,
+    }
+    for cat, text in simple.items():
+        add((p, cat, " ".join(p)) for p in _phrases(text))
+    add([((",",), "weak", ","), (("%",), "pct", "%")])
+    add(((s,), "end", s) for s in _SENTENCE_ENDS)
+    lexicon: dict[str, list[tuple[tuple[str, ...], str, object]]] = {}
+    for words, cat, value in entries:
+        lexicon.setdefault(words[0], []).append((words, cat, value))
+    for options in lexicon.values():
+        options.sort(key=lambda e: -len(e[0]))  # longest phrase first, stable otherwise
+    return lexicon
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))} | {word}
+
+
+def _build_fuzzy() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for target in _FUZZY_TARGETS:
+        for key in _deletions(target):
+            table.setdefault(key, target)
+    return table
+
+
+_LEXICON = _build_lexicon()
+_FUZZY = _build_fuzzy()
+
+
+def _normalize(word: str) -> str:
+    word = word.lower().replace("’", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    word = word.replace("'", "")
+    word = _ALIASES.get(word, word)
+    if 6 <= len(word) <= 16 and word not in _LEXICON:
+        for key in _deletions(word):
+            if key in _FUZZY and _FUZZY[key][0] == word[0]:
+                return _FUZZY[key]
+    return word
+
+
+def _tokenize(prompt: str) -> tuple[list[str], list[tuple[int, int]]]:
+    words, spans = [], []
+    for match in _TOKEN.finditer(prompt):
+        words.append(_normalize(match.group()))
+        spans.append(match.span())
+    return words, spans
+
+
+def _match(words: list[str], spans: list[tuple[int, int]]) -> list[_Item]:
+    items: list[_Item] = []
+    i = 0
+    while i < len(words):
+        found = _match_at(words, i)
+        if found is None:
+            cat, value, n = _number_or_word(words[i])
+        else:
+            cat, value, n = found
+        items.append(_Item(cat, value, " ".join(words[i : i + n]), i, i + n, spans[i][0], spans[i + n - 1][1]))
+        i += n
+    return items
+
+
+def _number_or_word(word: str) -> tuple[str, object, int]:
+    try:
+        return "num", float(word), 1
+    except ValueError:
+        return "word", word, 1
+
+
+def _match_at(words: list[str], i: int) -> tuple[str, object, int] | None:
+    for phrase, cat, value in _LEXICON.get(words[i], ()):
+        if tuple(words[i : i + len(phrase)]) == phrase:
+            return cat, value, len(phrase)
+    return None
+
+
+# --- structure: coordination, segments, clauses, sentences ---------------------------------------
+
+_FILLER = {"the", "image", "images", "camera", "cameras", "picture", "pictures", "sensor",
+           "sensors", "channel", "channels", "frame", "frames", "one", "ones", "modality", "photo"}
+
+
+def _merge_coordinated(items: list[_Item]) -> list[_Item]:
+    """'visible and infrared (images)' -> one 'both' modality item; 'both' before a degradation is not one."""
+    out: list[_Item] = []
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item.cat == "mod" and item.value == "both" and i + 1 < len(items) and items[i + 1].cat == "deg":
+            item = dataclasses.replace(item, cat="word")
+        partner = _coordinated_partner(items, i) if item.cat == "mod" else None
+        if partner is not None:
+            last = items[partner]
+            out.append(_Item("mod", "both", "both", item.start, last.end, item.cstart, last.cend))
+            i = partner + 1
+            continue
+        out.append(item)
+        i += 1
+    return out
+
+
+def _coordinated_partner(items: list[_Item], i: int) -> int | None:
+    j = i + 1
+    while j < len(items) and items[j].cat == "word" and items[j].value in _FILLER:
+        j += 1
+    if j >= len(items) or not (items[j].value in ("and", "&", "or", "plus", "as well as")):
+        return None
+    j += 1
+    while j < len(items) and items[j].cat == "word" and items[j].value == "the":
+        j += 1
+    if j < len(items) and items[j].cat == "mod" and items[j].value not in ("both", items[i].value):
+        return j
+    return None
+
+
+def _structure(items: list[_Item]) -> list[_Item]:
+    """Assign segment, clause and sentence numbers; drop the boundary items themselves."""
+    seg = clause = sentence = 0
+    kept: list[_Item] = []
+    for item in items:
+        if item.cat == "end":
+            seg, clause, sentence = seg + 1, clause + 1, sentence + 1
+            continue
+        if item.cat == "strong":
+            seg, clause = seg + 1, clause + 1
+            continue
+        if item.cat == "weak":
+            seg += 1
+            continue
+        if item.cat == "neg" and item.value == "nor":
+            seg += 1
+        item.seg, item.clause, item.sentence = seg, clause, sentence
+        kept.append(item)
+    return kept
+
+
+# --- reading degradations --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Event:
+    """One statement about a control, applied in prompt order."""
+
+    control: str
+    value: float  # strength; 0 with negated=True means "ruled out"
+    phrase: str
+    negated: bool = False
+    weak: bool = False  # from a default camera: does not override an earlier exclusion
+
+
+class _Reader:
+    """Reads the matched items of one prompt into control events."""
+
+    def __init__(self, prompt: str, items: list[_Item]) -> None:
+        self.prompt = prompt
+        self.items = items
+        self.events: list[tuple[int, _Event]] = []
+        self.notes: list[str] = []
+        self.segments: dict[int, tuple[int, int]] = {}
+        for index, item in enumerate(items):
+            first, _ = self.segments.get(item.seg, (index, index))
+            self.segments[item.seg] = (first, index + 1)
+
+    # helpers --------------------------------------------------------------------------------------
+
+    def span(self, *members: _Item | None) -> str:
+        present = [m for m in members if m is not None]
+        text = self.prompt[min(m.cstart for m in present) : max(m.cend for m in present)]
+        return " ".join(text.split())
+
+    def segment(self, index: int) -> list[int]:
+        first, last = self.segments[self.items[index].seg]
+        return list(range(first, last))
+
+    def emit(self, at: _Item, control: str, value: float, phrase: str, **flags: bool) -> None:
+        self.events.append((at.start, _Event(control, value, phrase, **flags)))
+
+    def before(
+        self, index: int, cats: tuple[str, ...] | Callable[[_Item], bool], window: int = WINDOW
+    ) -> int | None:
+        """The nearest item of ``cats`` at most ``window`` words before ``index`` in its segment."""
+        item = self.items[index]
+        test = cats if callable(cats) else (lambda o: o.cat in cats)
+        for j in range(index - 1, self.segments[item.seg][0] - 1, -1):
+            other = self.items[j]
+            if item.start - other.end >= window:
+                return None
+            if test(other):
+                return j
+            if other.cat == "deg" and cats == ("int",):
+                return None  # "very dark, noisy": the intensity belongs to the first word
+        return None
+
+    def after(self, index: int, test: Callable[[_Item], bool], window: int) -> int | None:
+        item = self.items[index]
+        for j in range(index + 1, self.segments[item.seg][1]):
+            other = self.items[j]
+            if other.start - item.end >= window:
+                return None
+            if test(other):
+                return j
+        return None
+
+    def scaled(self, base: float, modifier: int | None, floor: float) -> float:
+        if modifier is None:
+            return base
+        level = float(self.items[modifier].value)  # type: ignore[arg-type]
+        return round(min(max(base + level - DEFAULT_STRENGTH, floor), 1.0), 2)
+
+    def number_near(self, index: int) -> tuple[float, _Item] | None:
+        """'noise 0.3', 'haze: 80%', '0.5 blur'."""
+        seg = self.items[index].seg
+        for j in (index + 1, index + 2, index - 1):
+            if not (0 <= j < len(self.items)) or self.items[j].cat != "num" or self.items[j].seg != seg:
+                continue
+            value = float(self.items[j].value)  # type: ignore[arg-type]
+            percent = j + 1 < len(self.items) and self.items[j + 1].cat == "pct"
+            value = value / 100.0 if percent else value
+            if 0.0 <= value <= 1.0:
+                return value, self.items[j + 1] if percent else self.items[j]
+        return None
+
+
+class _DegradationReader(_Reader):
+    """Degradation words, their camera, negation and intensity; '... is fine' statements."""
+
+    def read(self) -> None:
+        self.clause_modalities: dict[int, list[int]] = {}
+        self.sentence_modalities: dict[int, set[str]] = {}
+        for index, item in enumerate(self.items):
+            if item.cat == "mod":
+                self.clause_modalities.setdefault(item.clause, []).append(index)
+                self.sentence_modalities.setdefault(item.sentence, set()).add(str(item.value))
+        for index, item in enumerate(self.items):
+            if item.cat == "deg":
+                self.read_one(index, item)
+            elif item.cat == "unsupported":
+                self.notes.append(f"{self.span(item)!r} is not something the controls can undo; ignored")
+            elif item.cat == "ok":
+                self.read_fine(index, item)
+
+    def read_one(self, index: int, item: _Item) -> None:
+        family, base = item.value  # type: ignore[misc]
+        camera, mod_index, how = self.camera_for(index, family)
+        cameras = ("vis", "ir") if camera == "both" else (camera,)
+        mod_item = self.items[mod_index] if mod_index is not None else None
+        negator = self.before(index, ("neg",))
+        free = self.after(index, lambda o: o.value in _POST_NEGATIONS, 1)
+        if negator is not None or free is not None:
+            phrase = self.span(mod_item, item, *(self.items[j] for j in (negator, free) if j is not None))
+            for control in filter(None, (_FAMILY_CONTROLS[family][c] for c in cameras)):
+                self.emit(item, control, 0.0, phrase, negated=True)
+            return
+        strength, modifier = self.strength(index, base)
+        phrase = self.span(mod_item, item, modifier)
+        for cam in cameras:
+            control = _FAMILY_CONTROLS[family][cam]
+            if control is None:
+                if len(cameras) == 1:
+                    self.notes.append(_no_control_note(family, cam, phrase))
+                continue
+            if family == "low_light" and cam == "ir":
+                self.notes.append(f"{phrase!r}: a dark infrared image was read as low contrast")
+            self.emit(item, control, strength, phrase, weak=how == "default")
+
+    def strength(self, index: int, base: float) -> tuple[float, _Item | None]:
+        number = self.number_near(index)
+        if number is not None:
+            return number
+        modifier = self.before(index, ("int",))
+        return self.scaled(base, modifier, 0.05), self.items[modifier] if modifier is not None else None
+
+    def camera_for(self, index: int, family: str) -> tuple[str, int | None, str]:
+        """(camera, index of the modality word or None, how: explicit / inherited / default)."""
+        explicit = self.nearest_modality(index)
+        if explicit is not None:
+            return str(self.items[explicit].value), explicit, "explicit"
+        inherited = self.inherited_modality(index, family)
+        if inherited is not None:
+            return inherited, None, "inherited"
+        default = _FAMILY_DEFAULT[family]
+        named = self.sentence_modalities.get(self.items[index].sentence, set())
+        if default == "both" and len(named) == 1:
+            return next(iter(named)), None, "inherited"
+        return default, None, "default"
+
+    def nearest_modality(self, index: int) -> int | None:
+        item = self.items[index]
+        best, best_distance = None, 0.0
+        for j in self.segment(index):
+            other = self.items[j]
+            if other.cat != "mod":
+                continue
+            distance = item.start - other.end if j < index else other.start - item.end + 0.5
+            if best is None or distance < best_distance:
+                best, best_distance = j, distance
+        return best
+
+    def inherited_modality(self, index: int, family: str) -> str | None:
+        """From an earlier segment of the clause, else (when it suits the word) a later one."""
+        mods = self.clause_modalities.get(self.items[index].clause, [])
+        previous = [j for j in mods if j < index]
+        if previous:
+            return str(self.items[previous[-1]].value)
+        following = [j for j in mods if j > index]
+        if following and family != "low_light":
+            camera = str(self.items[following[0]].value)
+            cameras = ("vis", "ir") if camera == "both" else (camera,)
+            if all(_FAMILY_CONTROLS[family][c] is not None for c in cameras):
+                return camera
+        return None
+
+    def read_fine(self, index: int, item: _Item) -> None:
+        """'the infrared is fine', 'nothing wrong with the thermal image'."""
+        segment = [self.items[j] for j in self.segment(index)]
+        one_word = item.end - item.start == 1
+        mods = [o for o in segment if o.cat == "mod" and (o.start < item.start or not one_word)]
+        if not mods or any(o.cat == "deg" for o in segment) or self.before(index, ("neg",)) is not None:
+            return
+        camera = str(mods[0].value)
+        phrase = self.span(mods[0], item)
+        for name in DEGRADATIONS:
+            if camera == "both" or name.startswith(camera + "_"):
+                self.emit(item, name, 0.0, phrase, negated=True)
+
+
+class _PreferenceReader(_Reader):
+    """'keep people bright', 'preserve texture', 'more infrared', 'natural colours'."""
+
+    def read(self) -> None:
+        for index, item in enumerate(self.items):
+            if item.cat == "pref":
+                name, value = item.value  # type: ignore[misc]
+                modifier = self.before(index, ("int",))
+                magnitude = self.scaled(abs(value), modifier, 0.1)
+                member = self.items[modifier] if modifier is not None else None
+                self.emit(item, name, math.copysign(magnitude, value), self.span(member, item))
+            elif item.cat in ("hot", "detail"):
+                self.read_target(index, item)
+            elif item.cat in ("up", "down") and item.value not in _NOT_MODALITY_VERBS:
+                self.read_camera_weight(index, item)
+
+    def read_target(self, index: int, item: _Item) -> None:
+        name = "thermal_emphasis" if item.cat == "hot" else "detail_emphasis"
+        verb = self.before(index, _is_verb, window=5)
+        shown = self.after(index, _shows, 4)
+        if verb is None and shown is None:
+            return
+        anchor = verb if verb is not None else shown
+        sign = -1.0 if self.items[anchor].cat == "down" else 1.0  # type: ignore[index]
+        negator = self.before(verb, ("neg",)) if verb is not None else None
+        modifier = self.before(anchor, ("int",))  # type: ignore[arg-type]
+        parts = [self.items[j] for j in (negator, verb, index, shown, modifier) if j is not None]
+        for j in (verb, shown):
+            if j is not None and self.items[j].cat in ("mod", "deg"):
+                self.items[j].cat = "used"  # 'brighten the people': a verb here, not a degradation
+        if negator is not None:
+            self.emit(item, name, 0.0, self.span(*parts), negated=True)
+            return
+        value = sign * self.scaled(DEFAULT_PREFERENCE, modifier, 0.1)
+        self.emit(item, name, value, self.span(*parts))
+
+    def read_camera_weight(self, index: int, item: _Item) -> None:
+        """'more infrared', 'slightly less thermal', 'favour the visible image'."""
+        segment = [self.items[j] for j in self.segment(index)]
+        if any(o.cat in ("deg", "hot", "detail") for o in segment):
+            return
+        target = self.after(index, lambda o: o.cat == "mod", 4)
+        if target is None or self.items[target].value == "both":
+            return
+        sign = (1.0 if item.cat == "up" else -1.0) * (1.0 if self.items[target].value == "ir" else -1.0)
+        negator = self.before(index, ("neg",))
+        modifier = self.before(index, ("int",))
+        parts = [self.items[j] for j in (negator, modifier, index, target) if j is not None]
+        if negator is not None:
+            self.emit(item, "thermal_emphasis", 0.0, self.span(*parts), negated=True)
+            return
+        value = sign * self.scaled(DEFAULT_PREFERENCE, modifier, 0.1)
+        self.emit(item, "thermal_emphasis", value, self.span(*parts))
+
+
+def _is_verb(item: _Item) -> bool:
+    """'highlight', 'less'; also 'brighten' and 'visible' when they stand next to a target."""
+    return item.cat in ("up", "down") or item.text in _VERB_LIKE
+
+
+def _shows(item: _Item) -> bool:
+    """'(people) bright', '(pedestrians) stand out', '(targets) visible'."""
+    return item.cat in ("after", "up") or item.text in _VERB_LIKE
+
+
+def _resolve(events: list[tuple[int, _Event]]) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+    """Apply the events in prompt order: a negation rules a control out until a later explicit mention."""
+    values: dict[str, float] = {}
+    phrases: dict[str, str] = {}
+    excluded: dict[str, str] = {}
+    for _, event in sorted(events, key=lambda e: e[0]):
+        name = event.control
+        if event.negated:
+            values.pop(name, None)
+            phrases.pop(name, None)
+            excluded[name] = event.phrase
+        elif not (event.weak and name in excluded):
+            excluded.pop(name, None)
+            if name not in values or abs(event.value) > abs(values[name]):
+                values[name], phrases[name] = event.value, event.phrase
+    return values, phrases, excluded
+
+
+def _no_control_note(family: str, camera: str, phrase: str) -> str:
+    other = "visible" if camera == "ir" else "infrared"
+    here = "infrared" if camera == "ir" else "visible"
+    return f"{phrase!r}: {family.replace('_', ' ')} is restored on the {other} image only, not the {here}; ignored"
+
+
+def _language_note(prompt: str) -> str:
+    letters = [c for c in prompt if c.isalpha()]
+    if letters and sum(not c.isascii() for c in letters) > 0.3 * len(letters):
+        return "the prompt does not look like English; only English words are understood, so plain fusion is used"
+    shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
+    return f"no known request found in {shown!r}; plain fusion is used"
 
 
 def interpret(prompt: str) -> Interpretation:
@@ -57,25 +743,34 @@ def interpret(prompt: str) -> Interpretation:
     Parameters
     ----------
     prompt : str
-        Free text; empty means plain fusion.
+        Free English text such as ``"dark, noisy IR"`` or ``"the visible image is
+        hazy; keep people bright"``. Empty means plain fusion.
+
+    Returns
+    -------
+    Interpretation
+        The Controls, the phrase behind every non-zero control, the controls the
+        prompt ruled out, and notes about words that were not understood.
 
     Examples
     --------
-    >>> interpret("the visible image is dark").controls.vis_low_light > 0
-    True
+    >>> interpret("dark, noisy IR").controls.summary()
+    'vis_low_light=0.60, ir_noise=0.60'
+    >>> interpret("no haze; the infrared is fine; strongly highlight pedestrians").controls.summary()
+    'thermal_emphasis=+0.80'
+    >>> interpret("ein dunkles Bild").notes
+    ("no known request found in 'ein dunkles Bild'; plain fusion is used",)
     """
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
-    text = prompt.lower()
-    values: dict[str, float] = {}
-    phrases: dict[str, str] = {}
-    for name, words in _PHRASES.items():
-        for word in words:
-            if re.search(rf"\b{re.escape(word)}", text):
-                values[name], phrases[name] = DEFAULT_STRENGTH, word
-                break
-    if re.search(r"\bnois", text):
-        for name in ("vis_noise", "ir_noise"):
-            values[name], phrases[name] = DEFAULT_STRENGTH, "noise"
-    notes = () if values or not text.strip() else (f"no known request found in {prompt!r}",)
-    return Interpretation(Controls(**values), phrases, notes)
+    words, spans = _tokenize(prompt)
+    items = _structure(_merge_coordinated(_match(words, spans)))
+    preferences = _PreferenceReader(prompt, items)
+    preferences.read()
+    degradations = _DegradationReader(prompt, items)
+    degradations.read()
+    values, phrases, excluded = _resolve(preferences.events + degradations.events)
+    notes = list(dict.fromkeys(preferences.notes + degradations.notes))
+    if not values and not excluded and prompt.strip():
+        notes.append(_language_note(prompt))
+    return Interpretation(Controls(**values), phrases, tuple(notes), excluded)

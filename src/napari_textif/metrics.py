@@ -19,6 +19,7 @@ SSIM       ``SSIM(F, A) + SSIM(F, B)``, 7x7 uniform window
 =========  ==================================================================
 
 For degradation studies there are reference-based :func:`psnr` and :func:`ssim`.
+SciPy and scikit-image are imported on first use, so importing this module is cheap.
 
 SSIM conventions (:data:`SSIM_CONVENTIONS`): the most cited table computed SSIM
 on 0..255 floats with ``data_range=2`` (scikit-image's old default for floats),
@@ -29,7 +30,6 @@ that; ``"correct"`` uses ``data_range=255``. Reports always name the one used.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from napari_textif import imaging
 
@@ -313,6 +313,8 @@ def _gaussian_1d(size: int) -> np.ndarray:
 
 def _filter_valid(stack: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Separable correlation of each image in ``stack`` keeping only the valid part."""
+    from scipy import ndimage
+
     half = (kernel.size - 1) // 2
     out = ndimage.correlate1d(stack, kernel, axis=-2, mode="constant")
     out = ndimage.correlate1d(out, kernel, axis=-1, mode="constant")
@@ -394,6 +396,8 @@ def _qabf(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _sobel(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from scipy import ndimage
+
     sx = ndimage.convolve(image, _SOBEL_X, mode="constant")
     sy = ndimage.convolve(image, _SOBEL_Y, mode="constant")
     ratio = np.divide(sy, sx, out=np.zeros_like(sy), where=sx != 0)

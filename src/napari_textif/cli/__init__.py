@@ -16,6 +16,7 @@ from napari_textif import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "fusing",
     "info",
+    "evaluate",
 )
 
 

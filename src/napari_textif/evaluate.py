@@ -1,0 +1,215 @@
+"""Score fused image files against their sources: one triple or whole folders.
+
+Fused files are matched to their sources by file stem: a fused ``x.png``
+scores against ``IR_DIR/x.jpg`` and ``VIS_DIR/x.png`` (any readable suffix).
+The result holds one row per image and their mean, and writes CSV or a JSON
+object that other tools can read.
+
+Examples
+--------
+>>> import tempfile
+>>> from pathlib import Path
+>>> from napari_textif.io import write_image
+>>> from napari_textif.samples import synthetic_pair
+>>> ir, vis = synthetic_pair(shape=(48, 64))
+>>> folder = Path(tempfile.mkdtemp())
+>>> paths = [write_image(folder / n, im / 255) for n, im in (("f.png", vis), ("i.png", ir), ("v.png", vis))]
+>>> result = evaluate_files(*paths)
+>>> result.to_dict()["pairs"], round(result.mean["SSIM"] - result.rows[0]["SSIM"], 12)
+(1, 0.0)
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from napari_textif import metrics
+from napari_textif.io import READ_SUFFIXES, read_image
+
+#: ``progress(done, total)`` after each scored image.
+Progress = Callable[[int, int], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Triple:
+    """A fused image file and its two source files."""
+
+    name: str
+    fused: Path
+    infrared: Path
+    visible: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """Per-image scores and their mean.
+
+    Attributes
+    ----------
+    rows : list of dict
+        One per image: ``name``, the three paths, and a float per metric of
+        :data:`napari_textif.metrics.METRIC_NAMES`.
+    ssim_convention : str
+        The SSIM convention every row used.
+    """
+
+    rows: list[dict[str, Any]]
+    ssim_convention: str
+
+    @property
+    def mean(self) -> dict[str, float]:
+        """The mean of each metric over the images."""
+        return {k: math.fsum(r[k] for r in self.rows) / len(self.rows) for k in metrics.METRIC_NAMES}
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"pairs", "mean", "ssim_convention", "per_image"}``, ready for :func:`json.dumps`."""
+        return {
+            "pairs": len(self.rows),
+            "mean": self.mean,
+            "ssim_convention": self.ssim_convention,
+            "per_image": [dict(r) for r in self.rows],
+        }
+
+    def write_csv(self, path: str | Path) -> Path:
+        """Write a row per image and a final ``mean`` row; the last column names the SSIM convention."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        columns = ["name", *metrics.METRIC_NAMES]
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow([*columns, "ssim_convention"])
+            for row in [*self.rows, {"name": "mean", **self.mean}]:
+                writer.writerow([*(row[c] for c in columns), self.ssim_convention])
+        return path
+
+    def format_table(self) -> str:
+        """A plain-text table of the rows, the mean and the SSIM convention."""
+        width = max(4, *(len(r["name"]) for r in self.rows))
+        header = f"{'image':<{width}} " + " ".join(f"{k:>8}" for k in metrics.METRIC_NAMES)
+        lines = [header]
+        for row in [*self.rows, {"name": "mean", **self.mean}]:
+            values = " ".join(f"{row[k]:8.4f}" for k in metrics.METRIC_NAMES)
+            lines.append(f"{row['name']:<{width}} {values}")
+        lines.insert(len(lines) - 1, "-" * len(header))
+        lines.append(f"{len(self.rows)} image(s); SSIM convention: {_describe(self.ssim_convention)}")
+        return "\n".join(lines)
+
+
+def _describe(convention: str) -> str:
+    return f"{convention} (data_range {metrics.ssim_data_range(convention):g} on 0..255)"
+
+
+def images_by_stem(folder: str | Path, *, role: str) -> dict[str, Path]:
+    """Map file stem -> path for the readable images in ``folder``.
+
+    Raises
+    ------
+    NotADirectoryError
+        When ``folder`` is not a folder.
+    ValueError
+        When two images share a stem (``x.png`` and ``x.jpg``), which makes matching ambiguous.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{role} folder not found: {folder}")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not (path.is_file() and path.suffix.lower() in READ_SUFFIXES):
+            continue
+        if path.stem in found:
+            raise ValueError(
+                f"{role} folder {folder} has two images named {path.stem!r} "
+                f"({found[path.stem].name}, {path.name}); keep one so pairs match by name"
+            )
+        found[path.stem] = path
+    return found
+
+
+def match_folders(fused_dir: str | Path, ir_dir: str | Path, vis_dir: str | Path) -> list[Triple]:
+    """Pair every fused image with the infrared and visible images of the same stem.
+
+    Sources without a fused image are ignored; a fused image without both
+    partners is an error that lists every such image.
+    """
+    fused = images_by_stem(fused_dir, role="fused")
+    if not fused:
+        raise ValueError(f"no images ({', '.join(READ_SUFFIXES)}) found in the fused folder {fused_dir}")
+    infrared = images_by_stem(ir_dir, role="infrared")
+    visible = images_by_stem(vis_dir, role="visible")
+    _check_partners(fused, infrared, ir_dir, "infrared")
+    _check_partners(fused, visible, vis_dir, "visible")
+    return [Triple(stem, path, infrared[stem], visible[stem]) for stem, path in fused.items()]
+
+
+def _check_partners(fused: dict[str, Path], sources: dict[str, Path], folder: str | Path, role: str) -> None:
+    missing = [fused[stem].name for stem in fused if stem not in sources]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise FileNotFoundError(
+            f"no {role} image in {folder} for {len(missing)} fused image(s): {shown} "
+            "(fused files are matched to sources by file name without suffix)"
+        )
+
+
+def score_triple(triple: Triple, *, ssim_convention: str = metrics.DEFAULT_SSIM_CONVENTION) -> dict[str, Any]:
+    """Read one triple of files and compute every metric; the row of an :class:`Evaluation`."""
+    images = {role: read_image(getattr(triple, role)) for role in ("fused", "infrared", "visible")}
+    sizes = {role: image.shape[:2] for role, image in images.items()}
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(
+            f"{role} {getattr(triple, role).name} is {h}x{w}" for role, (h, w) in sizes.items()
+        )
+        raise ValueError(f"{triple.name}: image sizes differ (height x width): {listed}")
+    scores = metrics.compute_all(
+        images["fused"], images["infrared"], images["visible"], ssim_convention=ssim_convention
+    )
+    paths = {role: str(getattr(triple, role)) for role in images}
+    return {"name": triple.name, **paths, **scores}
+
+
+def evaluate_triples(
+    triples: Sequence[Triple],
+    *,
+    ssim_convention: str = metrics.DEFAULT_SSIM_CONVENTION,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Score each triple in order; ``progress(done, total)`` is called after each."""
+    metrics.ssim_data_range(ssim_convention)
+    if not triples:
+        raise ValueError("nothing to evaluate: no fused images were given")
+    rows = []
+    for done, triple in enumerate(triples, start=1):
+        rows.append(score_triple(triple, ssim_convention=ssim_convention))
+        if progress is not None:
+            progress(done, len(triples))
+    return Evaluation(rows, ssim_convention)
+
+
+def evaluate_folder(
+    fused_dir: str | Path,
+    ir_dir: str | Path,
+    vis_dir: str | Path,
+    *,
+    ssim_convention: str = metrics.DEFAULT_SSIM_CONVENTION,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Score every fused image of ``fused_dir`` against its sources in ``ir_dir`` and ``vis_dir``."""
+    triples = match_folders(fused_dir, ir_dir, vis_dir)
+    return evaluate_triples(triples, ssim_convention=ssim_convention, progress=progress)
+
+
+def evaluate_files(
+    fused: str | Path,
+    infrared: str | Path,
+    visible: str | Path,
+    *,
+    ssim_convention: str = metrics.DEFAULT_SSIM_CONVENTION,
+) -> Evaluation:
+    """Score one fused image file against its infrared and visible source files."""
+    triple = Triple(Path(fused).stem, Path(fused), Path(infrared), Path(visible))
+    return evaluate_triples([triple], ssim_convention=ssim_convention)

@@ -61,7 +61,8 @@ _DEGRADATION_WORDS: dict[str, dict[float, str]] = {
     },
     "noise": {
         0.6: "noise, noisy, noises, noisier, grain, grainy, graininess, speckle, speckles, speckled, "
-        "speckling, salt and pepper, salt and pepper noise, salt & pepper, salt pepper, impulse noise, impulsive noise, "
+        "speckling, salt and pepper, salt and pepper noise, salt & pepper, salt pepper, "
+        "impulse noise, impulsive noise, "
         "shot noise, sensor noise, gaussian noise, random noise, read noise, static, snowy pixels, "
         "hot pixels, dead pixels, denoise, denoising, denoised, de noise",
     },
@@ -202,19 +203,24 @@ _DIRECT_PREFERENCES: dict[tuple[str, float], str] = {
 }
 _UNSUPPORTED = (
     "snow, snowing, snowy, snowfall, low resolution, lowres, low res, pixelated, pixelation, "
-    "compression, compression artifacts, jpeg, jpeg artifacts, artifacts, artefacts, blocky, misaligned, misregistered, misregistration, "
+    "compression, compression artifacts, jpeg, jpeg artifacts, artifacts, artefacts, blocky, "
+    "misaligned, misregistered, misregistration, "
     "misalignment, not aligned, registration, color cast, colour cast, white balance, tint, "
     "vignetting, vignette, occlusion, occluded, moire, chromatic aberration, distortion, distorted"
 )
-_WEAK_BOUNDARIES = "and, &, plus, also, as well as, then, with it, along with, together with"
+_WEAK_BOUNDARIES = (
+    "and, &, plus, also, as well as, then, with it, along with, together with, "
+    "except, except for, apart from, other than, aside from, save for, but for, but also"
+)
 _STRONG_BOUNDARIES = (
-    "but, however, whereas, while, whilst, although, though, yet, except, except for, apart from, "
-    "other than, besides, aside from, on the other hand, meanwhile, despite, instead"
+    "but, however, whereas, while, whilst, although, though, yet, besides, on the other hand, "
+    "meanwhile, despite, instead"
 )
 #: Verbs that ask for a target to show but say nothing about weighting a camera.
 #: Words of other categories that act as a verb beside a thermal or detail target.
 _VERB_LIKE = {"brighten", "brighter", "visible", "lighten"}
 _POST_NEGATIONS = {"free", "gone", "removed", "absent", "less"}
+_ARTICLES = {"the", "a", "an", "its", "their", "all", "any", "of"}
 _NOT_MODALITY_VERBS = {"make", "see", "spot", "detect", "show", "pop", "stand out"}
 _SENTENCE_ENDS = (".", ";", "!", "?", "\n")
 
@@ -371,7 +377,8 @@ def _match(words: list[str], spans: list[tuple[int, int]]) -> list[_Item]:
             cat, value, n = _number_or_word(words[i])
         else:
             cat, value, n = found
-        items.append(_Item(cat, value, " ".join(words[i : i + n]), i, i + n, spans[i][0], spans[i + n - 1][1]))
+        text = " ".join(words[i : i + n])
+        items.append(_Item(cat, value, text, i, i + n, spans[i][0], spans[i + n - 1][1]))
         i += n
     return items
 
@@ -419,7 +426,7 @@ def _coordinated_partner(items: list[_Item], i: int) -> int | None:
     j = i + 1
     while j < len(items) and items[j].cat == "word" and items[j].value in _FILLER:
         j += 1
-    if j >= len(items) or not (items[j].value in ("and", "&", "or", "plus", "as well as")):
+    if j >= len(items) or items[j].value not in ("and", "&", "or", "plus", "as well as"):
         return None
     j += 1
     while j < len(items) and items[j].cat == "word" and items[j].value == "the":
@@ -521,7 +528,7 @@ class _Reader:
         if modifier is None:
             return base
         level = float(self.items[modifier].value)  # type: ignore[arg-type]
-        return round(min(max(base + level - DEFAULT_STRENGTH, floor), 1.0), 2)
+        return round(min(max(base * level / DEFAULT_STRENGTH, floor), 1.0), 2)
 
     def number_near(self, index: int) -> tuple[float, _Item] | None:
         """'noise 0.3', 'haze: 80%', '0.5 blur'."""
@@ -584,6 +591,8 @@ class _DegradationReader(_Reader):
         if number is not None:
             return number
         modifier = self.before(index, ("int",))
+        if modifier is None:
+            modifier = self.after(index, _is_post_modifier, 2)  # 'raining heavily'
         return self.scaled(base, modifier, 0.05), self.items[modifier] if modifier is not None else None
 
     def camera_for(self, index: int, family: str) -> tuple[str, int | None, str]:
@@ -644,6 +653,7 @@ class _PreferenceReader(_Reader):
     """'keep people bright', 'preserve texture', 'more infrared', 'natural colours'."""
 
     def read(self) -> None:
+        self.target_verbs: dict[int, int] = {}
         for index, item in enumerate(self.items):
             if item.cat == "pref":
                 name, value = item.value  # type: ignore[misc]
@@ -659,6 +669,10 @@ class _PreferenceReader(_Reader):
     def read_target(self, index: int, item: _Item) -> None:
         name = "thermal_emphasis" if item.cat == "hot" else "detail_emphasis"
         verb = self.before(index, _is_verb, window=5)
+        if verb is None:
+            verb = self.shared_verb(index)
+        if verb is not None:
+            self.target_verbs[index] = verb
         shown = self.after(index, _shows, 4)
         if verb is None and shown is None:
             return
@@ -675,6 +689,15 @@ class _PreferenceReader(_Reader):
             return
         value = sign * self.scaled(DEFAULT_PREFERENCE, modifier, 0.1)
         self.emit(item, name, value, self.span(*parts))
+
+    def shared_verb(self, index: int) -> int | None:
+        """'highlight the targets and the texture': a verb shared by coordinated targets."""
+        j = index - 1
+        while j >= 0 and self.items[j].cat == "word" and self.items[j].text in _ARTICLES:
+            j -= 1
+        if j >= 0 and j in self.target_verbs and self.items[j].clause == self.items[index].clause:
+            return self.target_verbs[j]
+        return None
 
     def read_camera_weight(self, index: int, item: _Item) -> None:
         """'more infrared', 'slightly less thermal', 'favour the visible image'."""
@@ -693,6 +716,10 @@ class _PreferenceReader(_Reader):
             return
         value = sign * self.scaled(DEFAULT_PREFERENCE, modifier, 0.1)
         self.emit(item, "thermal_emphasis", value, self.span(*parts))
+
+
+def _is_post_modifier(item: _Item) -> bool:
+    return item.cat == "int" and (item.text.endswith("ly") or item.text.startswith("a "))
 
 
 def _is_verb(item: _Item) -> bool:
@@ -726,13 +753,17 @@ def _resolve(events: list[tuple[int, _Event]]) -> tuple[dict[str, float], dict[s
 def _no_control_note(family: str, camera: str, phrase: str) -> str:
     other = "visible" if camera == "ir" else "infrared"
     here = "infrared" if camera == "ir" else "visible"
-    return f"{phrase!r}: {family.replace('_', ' ')} is restored on the {other} image only, not the {here}; ignored"
+    what = family.replace("_", " ")
+    return f"{phrase!r}: {what} is restored on the {other} image only, not the {here}; ignored"
 
 
 def _language_note(prompt: str) -> str:
     letters = [c for c in prompt if c.isalpha()]
     if letters and sum(not c.isascii() for c in letters) > 0.3 * len(letters):
-        return "the prompt does not look like English; only English words are understood, so plain fusion is used"
+        return (
+            "the prompt does not look like English; only English words are understood, "
+            "so plain fusion is used"
+        )
     shown = prompt if len(prompt) <= 60 else prompt[:57] + "..."
     return f"no known request found in {shown!r}; plain fusion is used"
 

@@ -30,7 +30,30 @@ def read_image(path: str | Path) -> np.ndarray:
         import tifffile
 
         return np.asarray(tifffile.imread(path))
+    if path.suffix.lower() == ".png" and _png_bitdepth(path) == 16:
+        return _read_png16(path)
     return _read_with_pillow(path)
+
+
+def _png_bitdepth(path: Path) -> int | None:
+    import png
+
+    try:
+        reader = png.Reader(filename=str(path))
+        reader.preamble()
+    except png.Error:
+        return None
+    return int(reader.bitdepth)
+
+
+def _read_png16(path: Path) -> np.ndarray:
+    # Pillow reads 16-bit colour PNGs as 8 bits; pypng keeps all 16.
+    import png
+
+    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    data = np.vstack([np.asarray(row, np.uint16) for row in rows])
+    planes = int(info["planes"])
+    return data.reshape(height, width, planes) if planes > 1 else data.reshape(height, width)
 
 
 def _read_with_pillow(path: Path) -> np.ndarray:

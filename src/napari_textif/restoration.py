@@ -38,14 +38,22 @@ def _blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.nd
     return np.clip((1.0 - strength) * original + strength * restored, 0.0, 1.0).astype(np.float32)
 
 
+def _gamma_for_mean(image: np.ndarray, target: float) -> float:
+    sample = np.clip(image[::4, ::4], 0.0, 1.0)
+    low, high = 0.1, 1.0
+    for _ in range(12):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if np.power(sample, mid).mean() > target else (low, mid)
+    return 0.5 * (low + high)
+
+
 def brighten(image: np.ndarray, strength: float, *, target_mean: float = 0.45) -> np.ndarray:
     """Lift a dark image with a gamma chosen so its mean approaches ``target_mean``."""
-    if strength <= 0:
+    if strength <= 0 or image.mean() >= target_mean:
         return image
-    mean = float(np.clip(image.mean(), 1e-3, 0.99))
-    gamma = np.clip(np.log(target_mean) / np.log(mean), 0.2, 1.0)
-    lifted = np.power(np.clip(image, 0, 1), 1.0 + strength * (gamma - 1.0))
-    return _blend(image, exposure.equalize_adapthist(lifted, clip_limit=0.008), 0.3 * strength)
+    gamma = _gamma_for_mean(image, target_mean)
+    lifted = np.power(np.clip(image, 0, 1), 1.0 + np.sqrt(strength) * (gamma - 1.0))
+    return _blend(lifted, exposure.equalize_adapthist(lifted, clip_limit=0.008), 0.3 * strength)
 
 
 def compress_highlights(image: np.ndarray, strength: float) -> np.ndarray:

@@ -1,0 +1,296 @@
+"""The ``lite`` engine: our small Controls-conditioned network with shipped weights.
+
+The weights live in ``napari_textif/weights/lite_v1.safetensors`` beside a JSON
+sidecar (architecture config, Controls layout, sha256, training record). The
+engine is unavailable, with the reason, when torch is missing or the weights
+are missing, altered or unreadable. Importing this module does not import torch.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from napari_textif import imaging
+from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
+from napari_textif.engines.base import (
+    Availability,
+    Engine,
+    EngineOutput,
+    EngineUnavailable,
+    FusionRequest,
+    resolve_device,
+)
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite_v1.safetensors"
+#: Bytes of network memory per pixel of a tile (measured peak for inference on CPU, rounded up).
+BYTES_PER_PIXEL = 400
+DEFAULT_MEMORY_BUDGET_MB = 512
+TILE_OVERLAP = 96
+MIN_TILE = 256
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sidecar_path(weights: Path) -> Path:
+    """The JSON record that goes with a weights file."""
+    return weights.with_suffix(".json")
+
+
+@functools.lru_cache(maxsize=8)
+def _check_weights_cached(path: str, mtime_ns: int, size: int) -> tuple[bool, str, dict[str, Any]]:
+    weights = Path(path)
+    side = sidecar_path(weights)
+    if not side.is_file():
+        return False, f"weights record {side} is missing", {}
+    try:
+        record = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return False, f"weights record {side} is unreadable: {exc}", {}
+    actual = sha256_of(weights)
+    if record.get("sha256") != actual:
+        return False, (f"weights {weights.name} fail the sha256 check (expected "
+                       f"{record.get('sha256')}, got {actual}); reinstall the package"), {}
+    if record.get("controls_names") not in (None, list(CONTROL_NAMES)):
+        return False, f"weights {weights.name} were trained for another Controls layout", {}
+    return True, "", record
+
+
+def check_weights(weights: Path) -> tuple[bool, str, dict[str, Any]]:
+    """Check that ``weights`` exists and matches the sha256 of its JSON sidecar.
+
+    Returns
+    -------
+    ok : bool
+    reason : str
+        Why not, when ``ok`` is False.
+    record : dict
+        The sidecar's content when ``ok``.
+    """
+    if not weights.is_file():
+        return False, f"weights file {weights} is missing", {}
+    stat = weights.stat()
+    return _check_weights_cached(str(weights), stat.st_mtime_ns, stat.st_size)
+
+
+def save_weights(
+    model: Any, path: str | Path, *, training: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Write ``model``'s weights as safetensors plus the JSON sidecar with their sha256.
+
+    Parameters
+    ----------
+    model : LiteNet
+    path : str or Path
+        Target ``.safetensors`` file.
+    training : mapping, optional
+        Facts about how the weights were made (data, steps, hardware, metrics).
+
+    Returns
+    -------
+    dict
+        The sidecar record.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(path))
+    record = {
+        "name": path.stem,
+        "engine": "lite",
+        "format": "safetensors",
+        "sha256": sha256_of(path),
+        "config": model.config.to_dict(),
+        "controls_version": CONTROLS_VERSION,
+        "controls_names": list(CONTROL_NAMES),
+        "training": dict(training or {}),
+    }
+    sidecar_path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    return record
+
+
+def load_model(weights: Path, device: str) -> tuple[Any, dict[str, Any]]:
+    """Load a checked LiteNet on ``device`` in eval mode (channels_last)."""
+    ok, reason, record = check_weights(weights)
+    if not ok:
+        raise EngineUnavailable(reason)
+    return _load_model_cached(str(weights), device, record["sha256"]), record
+
+
+@functools.lru_cache(maxsize=4)
+def _load_model_cached(path: str, device: str, sha256: str) -> Any:
+    import torch
+    from safetensors.torch import load_file
+
+    from napari_textif.nn.lite_net import LiteNet, LiteNetConfig
+
+    record = json.loads(sidecar_path(Path(path)).read_text(encoding="utf-8"))
+    model = LiteNet(LiteNetConfig.from_mapping(record.get("config")))
+    model.load_state_dict(load_file(path), strict=True)
+    model.eval().to(device)
+    if device == "cpu":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def tile_size_for(budget_mb: float) -> int:
+    """Largest tile side (a multiple of 8) whose network memory fits ``budget_mb``."""
+    side = int(math.sqrt(budget_mb * 1e6 / BYTES_PER_PIXEL)) // 8 * 8
+    return max(side, MIN_TILE)
+
+
+def _visible_ycbcr(visible: np.ndarray) -> np.ndarray:
+    if visible.ndim == 3:
+        return imaging.rgb_to_ycbcr(visible)
+    return np.stack([visible, np.full_like(visible, 0.5), np.full_like(visible, 0.5)], axis=-1)
+
+
+class LiteEngine(Engine):
+    """Small Controls-conditioned fusion network (the default engine)."""
+
+    name: ClassVar[str] = "lite"
+    description: ClassVar[str] = (
+        "Small Controls-conditioned fusion network with shipped weights; fast on a CPU, offline"
+    )
+    output: ClassVar[str] = "luminance"  # type: ignore[assignment]
+    needs: ClassVar[tuple[str, ...]] = ("torch", "safetensors", "shipped lite_v1 weights")
+    requires_modules: ClassVar[tuple[str, ...]] = ("torch", "safetensors")
+    trainable: ClassVar[bool] = True
+
+    def availability(self, options: Mapping[str, Any] | None = None) -> Availability:
+        """Available when torch and safetensors import and the weights pass the sha256 check."""
+        base = super().availability(options)
+        if not base.available:
+            return base
+        ok, reason, _ = check_weights(self.weights_path(options))
+        return Availability(ok, reason)
+
+    @staticmethod
+    def weights_path(options: Mapping[str, Any] | None = None) -> Path:
+        """The weights file: ``options["weights"]`` or the shipped ``lite_v1``."""
+        value = (options or {}).get("weights")
+        return Path(value) if value else DEFAULT_WEIGHTS
+
+    def run(self, request: FusionRequest) -> EngineOutput:
+        """Fuse ``request`` (tiled when the image exceeds the memory budget)."""
+        import torch
+
+        device = resolve_device(request.device)
+        model, record = load_model(self.weights_path(request.options), device)
+        tile = self._tile_size(request.options)
+        ycbcr = _visible_ycbcr(request.visible)
+        controls = torch.tensor([request.controls.to_vector()], dtype=torch.float32, device=device)
+        run_tile = functools.partial(self._fuse_tile, model, controls, device)
+        h, w = request.infrared.shape
+        request.report(0.0, "lite: fusing")
+        if max(h, w) <= tile:
+            fused, n_tiles = run_tile(request.infrared, ycbcr), 1
+        else:
+            fused, n_tiles = self._run_tiled(run_tile, request, ycbcr, tile)
+        request.report(1.0, "lite: done")
+        provenance = {
+            "weights": record.get("name", "lite"), "weights_sha256": record["sha256"],
+            "tiles": n_tiles, "tile_size": tile if n_tiles > 1 else None,
+            "controls": request.controls.to_dict(),
+        }
+        return EngineOutput(np.clip(fused, 0.0, 1.0), device=device, provenance=provenance)
+
+    @staticmethod
+    def _tile_size(options: Mapping[str, Any]) -> int:
+        if options.get("tile_size"):
+            return max(int(options["tile_size"]) // 8 * 8, 2 * TILE_OVERLAP)
+        return tile_size_for(float(options.get("memory_budget_mb", DEFAULT_MEMORY_BUDGET_MB)))
+
+    @staticmethod
+    def _run_tiled(
+        run_tile: Any, request: FusionRequest, ycbcr: np.ndarray, tile: int
+    ) -> tuple[np.ndarray, int]:
+        count = len(imaging.tile_grid(request.infrared.shape, tile, TILE_OVERLAP))
+
+        def progress(done: int, total: int) -> None:
+            request.report(done / total, f"lite: tile {done}/{total}")
+
+        fused = imaging.tiled(lambda ir, vis: run_tile(ir, vis), (request.infrared, ycbcr),
+                              tile=tile, overlap=TILE_OVERLAP, progress=progress)
+        return fused, count
+
+    @staticmethod
+    def _fuse_tile(
+        model: Any, controls: Any, device: str, infrared: np.ndarray, ycbcr: np.ndarray
+    ) -> np.ndarray:
+        import torch
+
+        from napari_textif.nn.lite_net import MULTIPLE
+
+        ir, shape = imaging.pad_to_multiple(infrared, MULTIPLE)
+        vis, _ = imaging.pad_to_multiple(ycbcr, MULTIPLE)
+        fmt = torch.channels_last if device == "cpu" else torch.contiguous_format
+        ir_t = torch.from_numpy(np.ascontiguousarray(ir))[None, None].to(device)
+        vis_t = torch.from_numpy(np.ascontiguousarray(vis)).permute(2, 0, 1)[None].to(device)
+        with torch.inference_mode():
+            out = model(ir_t.contiguous(memory_format=fmt), vis_t.contiguous(memory_format=fmt), controls)
+        return imaging.crop_to(out[0, 0].float().cpu().numpy(), shape)
+
+    # --- trainable-engine protocol -------------------------------------------------------
+
+    def default_config(self) -> dict[str, Any]:
+        """Architecture config of a fresh network (the shipped one's)."""
+        from napari_textif.nn.lite_net import LiteNetConfig
+
+        return LiteNetConfig().to_dict()
+
+    def create_model(self, config: Mapping[str, Any] | None = None) -> Any:
+        """A fresh, untrained :class:`~napari_textif.nn.lite_net.LiteNet`."""
+        from napari_textif.nn.lite_net import LiteNet, LiteNetConfig
+
+        return LiteNet(LiteNetConfig.from_mapping(config if config is not None else self.default_config()))
+
+    def train_forward(self, model: Any, batch: Mapping[str, Any]) -> Any:
+        """Fused luminance ``(B, 1, H, W)`` in ``[0, 1]`` for a training batch.
+
+        ``batch`` holds ``"ir"`` ``(B, 1, H, W)``, ``"vis"`` ``(B, 3, H, W)`` RGB (or
+        ``(B, 1, H, W)`` gray) in ``[0, 1]`` and ``"controls"`` ``(B, K)``.
+        """
+        return forward_batch(model, batch["ir"], batch["vis"], batch["controls"])
+
+
+def forward_batch(model: Any, infrared: Any, visible_rgb: Any, controls: Any) -> Any:
+    """Run ``model`` on torch tensors of any height/width (reflect-padded to 8, cropped back)."""
+    import torch.nn.functional as F
+
+    from napari_textif.nn.lite_net import MULTIPLE
+
+    ycbcr = rgb_to_ycbcr_torch(visible_rgb)
+    h, w = infrared.shape[-2:]
+    ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
+    if ph or pw:
+        infrared = F.pad(infrared, (0, pw, 0, ph), mode="reflect")
+        ycbcr = F.pad(ycbcr, (0, pw, 0, ph), mode="reflect")
+    return model(infrared, ycbcr, controls)[..., :h, :w]
+
+
+def rgb_to_ycbcr_torch(rgb: Any) -> Any:
+    """Full-range BT.601 YCbCr of ``(B, 3, H, W)`` RGB (gray ``(B, 1, H, W)`` gets neutral chroma)."""
+    import torch
+
+    if rgb.shape[1] == 1:
+        return torch.cat([rgb, torch.full_like(rgb, 0.5), torch.full_like(rgb, 0.5)], 1)
+    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    return torch.cat([y, (b - y) * 0.564 + 0.5, (r - y) * 0.713 + 0.5], 1)

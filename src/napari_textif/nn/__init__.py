@@ -1,0 +1,1 @@
+"""Torch building blocks and networks; import only from engines and training code."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -79,10 +81,10 @@ class Controls:
     def __post_init__(self) -> None:
         for name in CONTROL_NAMES:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
                 raise TypeError(f"Controls.{name} must be a number, got {type(value).__name__}")
             low, high = control_range(name)
-            if not low <= float(value) <= high:
+            if not math.isfinite(float(value)) or not low <= float(value) <= high:
                 raise ValueError(f"Controls.{name} must lie in [{low:g}, {high:g}], got {value!r}")
             object.__setattr__(self, name, float(value))
 
@@ -128,6 +130,8 @@ class Controls:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Controls:
         """Build Controls from :meth:`to_dict` output; missing controls are zero."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"data must be a mapping of control names to numbers, got {type(data).__name__}")
         fields = {k: v for k, v in data.items() if k != "version"}
         unknown = sorted(set(fields) - set(CONTROL_NAMES))
         if unknown:

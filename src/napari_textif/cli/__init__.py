@@ -16,7 +16,9 @@ from napari_textif import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "fusing",
     "info",
+    "checkpoint",
     "evaluate",
+    "prompt",
 )
 
 

@@ -1,0 +1,254 @@
+"""CLIP text features for the ``textif`` engine (the only module that imports open_clip).
+
+Text-IF conditions its decoder on the 512-d feature that OpenAI's CLIP ViT-B/32
+text transformer (QuickGELU activations) gives a prompt. This module builds that
+text tower with open_clip (``ViT-B-32-quickgelu``), tokenises with open_clip's
+tokenizer and caches one feature per prompt.
+
+Weights come from the first of these that is available:
+
+1. the ``model_clip.*`` part of an official Text-IF checkpoint (or of our
+   safetensors export of one) -- one file carries both networks;
+2. a local CLIP weights file (safetensors, or a plain ``torch.save`` state dict;
+   open_clip's and the authors' key layouts are both understood);
+3. open_clip's own download of the OpenAI weights into its cache, only when the
+   caller allows network access.
+
+Examples
+--------
+>>> text_tower_shapes()["token_embedding.weight"]
+(49408, 512)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MODEL_NAME = "ViT-B-32-quickgelu"
+CONTEXT_LENGTH = 77
+VOCAB_SIZE = 49408
+WIDTH = 512
+LAYERS = 12
+EMBED_DIM = 512
+#: Prefix of the CLIP part inside an official Text-IF state dict.
+CHECKPOINT_PREFIX = "model_clip."
+#: Prefixes of CLIP keys the text tower does not use (the image tower, the logit scale).
+UNUSED_PREFIXES = ("visual.", "logit_scale")
+
+
+class TextEncoderUnavailable(RuntimeError):
+    """Raised when no CLIP text weights can be found; the message lists the options."""
+
+
+def text_tower_shapes() -> dict[str, tuple[int, ...]]:
+    """Keys and shapes of the ViT-B/32 text tower in the OpenAI/open_clip layout."""
+    shapes: dict[str, tuple[int, ...]] = {
+        "positional_embedding": (CONTEXT_LENGTH, WIDTH),
+        "text_projection": (WIDTH, EMBED_DIM),
+        "token_embedding.weight": (VOCAB_SIZE, WIDTH),
+        "ln_final.weight": (WIDTH,),
+        "ln_final.bias": (WIDTH,),
+    }
+    for i in range(LAYERS):
+        block = f"transformer.resblocks.{i}."
+        shapes.update({
+            block + "attn.in_proj_weight": (3 * WIDTH, WIDTH),
+            block + "attn.in_proj_bias": (3 * WIDTH,),
+            block + "attn.out_proj.weight": (WIDTH, WIDTH),
+            block + "attn.out_proj.bias": (WIDTH,),
+            block + "ln_1.weight": (WIDTH,),
+            block + "ln_1.bias": (WIDTH,),
+            block + "mlp.c_fc.weight": (4 * WIDTH, WIDTH),
+            block + "mlp.c_fc.bias": (4 * WIDTH,),
+            block + "mlp.c_proj.weight": (WIDTH, 4 * WIDTH),
+            block + "mlp.c_proj.bias": (WIDTH,),
+            block + "ln_2.weight": (WIDTH,),
+            block + "ln_2.bias": (WIDTH,),
+        })
+    return shapes
+
+
+def text_tower_state(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Pick the text-tower tensors out of a CLIP state dict in any known layout.
+
+    Accepts keys with or without the ``model_clip.`` (Text-IF) or ``module.``
+    prefixes; the image tower and the logit scale are dropped.
+    """
+    wanted = text_tower_shapes()
+    picked = {}
+    for key, value in state.items():
+        short = key
+        for prefix in (CHECKPOINT_PREFIX, "module."):
+            short = short.removeprefix(prefix)
+        if short in wanted:
+            picked[short] = value
+    return picked
+
+
+def check_text_tower(state: Mapping[str, Any]) -> list[str]:
+    """Problems (missing keys, wrong shapes) of a text-tower state dict; empty when usable."""
+    problems = []
+    for key, shape in text_tower_shapes().items():
+        if key not in state:
+            problems.append(f"missing {key}")
+        elif tuple(state[key].shape) != shape:
+            problems.append(f"{key}: expected shape {shape}, got {tuple(state[key].shape)}")
+    return problems
+
+
+def read_clip_file(path: str | Path) -> dict[str, Any]:
+    """Read a local CLIP weights file (safetensors or a ``torch.save`` state dict) safely.
+
+    TorchScript archives (OpenAI's original ``ViT-B-32.pt``) are not read: they
+    contain code. Convert them with open_clip once, or use its safetensors file.
+    """
+    from napari_textif import checkpoints
+
+    state, _ = checkpoints.read_state_dict(path)
+    picked = text_tower_state(state)
+    problems = check_text_tower(picked)
+    if problems:
+        raise TextEncoderUnavailable(
+            f"clip_weights file {path} is not a CLIP ViT-B/32 text tower: "
+            + "; ".join(problems[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
+    return picked
+
+
+def unavailable_message() -> str:
+    """What to do when no CLIP weights are at hand (used in errors and availability)."""
+    return (
+        "no CLIP ViT-B/32 text weights are available. Options: (1) use an official Text-IF "
+        "checkpoint (it carries CLIP under model_clip.*) or its safetensors export; "
+        "(2) pass a local CLIP weights file with options={'clip_weights': path} "
+        "(CLI: --clip-weights); (3) allow open_clip to download the OpenAI weights once with "
+        "options={'allow_download': True} or NAPARI_TEXTIF_ALLOW_DOWNLOAD=1"
+    )
+
+
+class TextEncoder:
+    """CLIP ViT-B/32 (QuickGELU) text tower with a per-prompt feature cache.
+
+    Parameters
+    ----------
+    state : mapping of str to tensor
+        Text-tower weights in the OpenAI/open_clip layout (see :func:`text_tower_state`);
+        half-precision weights are computed in float32.
+    source : str
+        Where the weights came from (reported in provenance).
+    """
+
+    def __init__(self, state: Mapping[str, Any], *, source: str) -> None:
+        problems = check_text_tower(state)
+        if problems:
+            raise ValueError(f"state is not a CLIP ViT-B/32 text tower: {'; '.join(problems[:5])}")
+        self.source = source
+        self.model = _build_text_model(state)
+        self._tokenizer = _tokenizer()
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.notes: list[str] = []
+
+    @classmethod
+    def from_open_clip_download(cls) -> TextEncoder:
+        """Load open_clip's pretrained OpenAI weights (downloads into its cache if needed)."""
+        import open_clip
+
+        model = open_clip.create_model(MODEL_NAME, pretrained="openai")
+        return cls(text_tower_state(model.state_dict()), source="open_clip:openai")
+
+    def tokenize(self, prompt: str) -> tuple[Any, bool]:
+        """Token ids ``(1, 77)`` and whether the prompt was cut at CLIP's 77-token limit."""
+        ids = self._tokenizer.encode(prompt) if hasattr(self._tokenizer, "encode") else None
+        truncated = ids is not None and len(ids) > CONTEXT_LENGTH - 2
+        return self._tokenizer([prompt]), truncated
+
+    def encode(self, prompt: str) -> Any:
+        """The ``(1, 512)`` float32 CLIP feature of ``prompt`` (cached, not normalised)."""
+        import torch
+
+        if not isinstance(prompt, str):
+            raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+        with self._lock:
+            if prompt not in self._cache:
+                tokens, truncated = self.tokenize(prompt)
+                if truncated:
+                    self.notes.append(
+                        f"prompt longer than CLIP's {CONTEXT_LENGTH} tokens; the end was ignored"
+                    )
+                with torch.no_grad():
+                    self._cache[prompt] = self.model.encode_text(tokens).float()
+            return self._cache[prompt]
+
+    def was_truncated(self, prompt: str) -> bool:
+        """Whether ``prompt`` exceeds CLIP's context and loses its end."""
+        return self.tokenize(prompt)[1]
+
+
+def _tokenizer() -> Any:
+    import open_clip
+
+    return open_clip.get_tokenizer(MODEL_NAME)
+
+
+def _build_text_model(state: Mapping[str, Any]) -> Any:
+    """open_clip's CLIP with the text weights loaded and the image tower removed."""
+    import open_clip
+    import torch
+
+    model = open_clip.create_model(MODEL_NAME, pretrained=None)
+    model.visual = None
+    weights = {k: torch.as_tensor(v).float() for k, v in state.items()}
+    result = model.load_state_dict(weights, strict=False)
+    unexpected = [k for k in result.unexpected_keys if not k.startswith(UNUSED_PREFIXES)]
+    missing = [k for k in result.missing_keys if not k.startswith(UNUSED_PREFIXES)]
+    if missing or unexpected:
+        raise ValueError(f"CLIP text weights do not fit: missing {missing[:5]}, unexpected {unexpected[:5]}")
+    return model.float().eval().requires_grad_(False)
+
+
+def load_text_encoder(
+    *,
+    checkpoint_clip: Mapping[str, Any] | None = None,
+    checkpoint_source: str = "checkpoint",
+    clip_weights: str | Path | None = None,
+    allow_download: bool = False,
+) -> TextEncoder:
+    """Build a :class:`TextEncoder` from the first available weight source.
+
+    Parameters
+    ----------
+    checkpoint_clip : mapping, optional
+        The ``model_clip.*`` tensors of a Text-IF checkpoint (prefix stripped or not).
+    checkpoint_source : str
+        How to name that source in provenance (e.g. the checkpoint's sha256).
+    clip_weights : path, optional
+        A local CLIP weights file.
+    allow_download : bool
+        Let open_clip fetch the OpenAI weights when nothing local is given.
+
+    Raises
+    ------
+    TextEncoderUnavailable
+        When no source is available; the message names the options.
+    """
+    if checkpoint_clip:
+        state = text_tower_state(checkpoint_clip)
+        if not check_text_tower(state):
+            return TextEncoder(state, source=checkpoint_source)
+    if clip_weights is not None:
+        path = Path(clip_weights)
+        if not path.is_file():
+            raise TextEncoderUnavailable(f"clip_weights file {path} does not exist")
+        return TextEncoder(read_clip_file(path), source=f"file:{path.name}")
+    if allow_download:
+        try:
+            return TextEncoder.from_open_clip_download()
+        except Exception as exc:  # network, cache or hub errors all mean the same here
+            raise TextEncoderUnavailable(f"open_clip could not fetch the weights ({exc}); "
+                                         + unavailable_message()) from exc
+    raise TextEncoderUnavailable(unavailable_message())

@@ -85,7 +85,7 @@ def test_unreadable_or_absent_files_give_clear_errors(tmp_path):
         checkpoints.load_checkpoint(tmp_path / "nope.pth")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint at all")
-    with pytest.raises(checkpoints.CheckpointError, match="could not read|refused"):
+    with pytest.raises(checkpoints.CheckpointError, match=r"could not read|refused"):
         checkpoints.load_checkpoint(junk)
     tensor_only = tmp_path / "tensor.pth"
     torch.save(torch.zeros(3), tensor_only)
@@ -104,6 +104,7 @@ def test_convert_checkpoint_command_writes_equivalent_safetensors(authors_file, 
     assert export.info["metadata"]["source_sha256"] == loaded.sha256
     assert export.sha256 == hashlib.sha256(output.read_bytes()).hexdigest()
     assert all(torch.equal(export.fusion[k], v) for k, v in loaded.fusion.items())
-    assert all(torch.equal(export.clip[k], v) and export.clip[k].dtype == v.dtype for k, v in loaded.clip.items())
+    for key, value in loaded.clip.items():
+        assert torch.equal(export.clip[key], value) and export.clip[key].dtype == value.dtype
     assert main(["convert-checkpoint", str(authors_file), str(output)]) == 2
     assert "--force" in capsys.readouterr().err

@@ -12,11 +12,13 @@ Examples
 >>> from napari_textif.io import write_image
 >>> from napari_textif.samples import synthetic_pair
 >>> ir, vis = synthetic_pair(shape=(48, 64))
->>> folder = Path(tempfile.mkdtemp())
+>>> tmp = tempfile.TemporaryDirectory()
+>>> folder = Path(tmp.name)
 >>> paths = [write_image(folder / n, im / 255) for n, im in (("f.png", vis), ("i.png", ir), ("v.png", vis))]
->>> result = evaluate_files(*paths)
+>>> result = evaluate_files(*paths, ssim_convention="correct")
 >>> result.to_dict()["pairs"], round(result.mean["SSIM"] - result.rows[0]["SSIM"], 12)
 (1, 0.0)
+>>> tmp.cleanup()
 """
 
 from __future__ import annotations

@@ -1,0 +1,146 @@
+"""napari sample data: an offline synthetic pair and a real pair fetched once and cached.
+
+The real pair is one of the demo pairs of the Text-IF repository (MIT), pinned
+to a commit and checked against its sha256 before use. Downloads go through
+``pooch``, which caches files in the user's cache folder and re-downloads a
+file whose checksum does not match.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_textif.samples import synthetic_pair
+
+BASE_URL = (
+    "https://raw.githubusercontent.com/XunpengYi/Text-IF/"
+    "92d5cbe1375ecc55f8fe35a0b1158a3113960f75/test_imgs"
+)
+#: sha256 of every file, by its path under :data:`BASE_URL`.
+SHA256: dict[str, str] = {
+    "Infrared/00016N.png": "29450b9ba81fdd417a868ab452ddc45488991a232c6a59b87f99cb5adea4101e",
+    "Visible/00016N.png": "b55965e5bc43a699d64d16c6711a32a91ff8e6a0505ae11938bc1c6613d54ab0",
+    "Infrared/00036N.png": "a2c93efd3002effbc1db68072699cd49491c1d956b2b738d4e462acf378265d9",
+    "Visible/00036N.png": "3668f93d80882673209f29f23b5213f5cb23b5d79f3137535fe4a248e358f35d",
+    "Infrared/010007.png": "2a843e1b2f89c981eb33fa3196028e8b97908712c392d26c3b61bb6d71bc2b2d",
+    "Visible/010007.png": "bae47e73edf0b493d55308d3ef2789940e8a61ba8c81ff209d19601208bcb1a4",
+    "Infrared/FLIR_01932.jpg": "86d3850a6f46561928cb2bfa63c6d4abe1716e030dd04cc1f6eabde4bb644984",
+    "Visible/FLIR_01932.jpg": "da11ba06839d7a4baaf22b08e81342d7412b2166d782bbe1f7729bbbdb78e9d9",
+}
+#: ``{pair name: {role: path under BASE_URL}}``
+SAMPLE_PAIRS: dict[str, dict[str, str]] = {
+    name: {"infrared": f"Infrared/{name}{ext}", "visible": f"Visible/{name}{ext}"}
+    for name, ext in (("00016N", ".png"), ("00036N", ".png"), ("010007", ".png"), ("FLIR_01932", ".jpg"))
+}
+DEFAULT_PAIR = "00016N"
+#: Environment variables that override the download address and the cache folder.
+URL_ENV = "NAPARI_TEXTIF_SAMPLE_URL"
+CACHE_ENV = "NAPARI_TEXTIF_CACHE"
+SYNTHETIC_HINT = (
+    "The offline sample 'Synthetic infrared/visible pair' (File > Open Sample > napari-textif) "
+    "needs no download."
+)
+
+LayerData = tuple[np.ndarray, dict[str, Any], str]
+
+
+class SampleDownloadError(RuntimeError):
+    """A sample pair could not be fetched or failed its checksum."""
+
+
+def synthetic_sample() -> list[LayerData]:
+    """The offline synthetic pair as napari layer data (a dark, noisy visible image)."""
+    infrared, visible = synthetic_pair(shape=(480, 640), seed=0, dark=0.6)
+    return [
+        (infrared, {"name": "infrared (synthetic)", "colormap": "gray"}, "image"),
+        (visible, {"name": "visible (synthetic)", "rgb": True}, "image"),
+    ]
+
+
+def real_sample() -> list[LayerData]:
+    """The Text-IF demo pair 00016N (night scene, noisy infrared), downloaded once."""
+    return sample_layers(DEFAULT_PAIR)
+
+
+def sample_layers(name: str = DEFAULT_PAIR, **fetch_options: Any) -> list[LayerData]:
+    """Fetch the pair ``name`` and return it as napari layer data."""
+    paths = fetch_pair(name, **fetch_options)
+    infrared = _read(paths["infrared"], gray=True)
+    visible = _read(paths["visible"])
+    return [
+        (infrared, {"name": f"{name} infrared", "colormap": "gray"}, "image"),
+        (visible, {"name": f"{name} visible", "rgb": visible.ndim == 3}, "image"),
+    ]
+
+
+def fetch_pair(
+    name: str = DEFAULT_PAIR,
+    *,
+    base_url: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> dict[str, Path]:
+    """Download (once) and checksum the sample pair ``name``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`SAMPLE_PAIRS`.
+    base_url : str, optional
+        Where the files live; default :data:`BASE_URL` or ``$NAPARI_TEXTIF_SAMPLE_URL``.
+    cache_dir : path, optional
+        Cache folder; default ``$NAPARI_TEXTIF_CACHE`` or the user cache of ``pooch``.
+
+    Returns
+    -------
+    dict of str to Path
+        ``{"infrared": path, "visible": path}``.
+
+    Raises
+    ------
+    SampleDownloadError
+        When a file cannot be downloaded or its sha256 differs; the message says why
+        and points to the offline synthetic pair.
+    """
+    if name not in SAMPLE_PAIRS:
+        raise ValueError(f"name must be one of {', '.join(SAMPLE_PAIRS)}, got {name!r}")
+    base = (base_url or os.environ.get(URL_ENV) or BASE_URL).rstrip("/")
+    folder = Path(cache_dir or os.environ.get(CACHE_ENV) or _default_cache()) / "samples"
+    return {role: _fetch(f"{base}/{path}", SHA256[path], folder) for role, path in SAMPLE_PAIRS[name].items()}
+
+
+def _default_cache() -> Path:
+    import pooch
+
+    return Path(pooch.os_cache("napari-textif"))
+
+
+def _fetch(url: str, sha256: str, folder: Path) -> Path:
+    import pooch
+
+    fname = url.rsplit("/", 2)[-2] + "_" + url.rsplit("/", 1)[-1]
+    try:
+        path = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=folder, progressbar=False)
+    except ValueError as exc:
+        raise SampleDownloadError(
+            f"the sample file {url} failed its checksum (expected sha256 {sha256}); it was not "
+            f"used. {exc} {SYNTHETIC_HINT}"
+        ) from exc
+    except Exception as exc:
+        raise SampleDownloadError(
+            f"could not download the sample file {url}: {type(exc).__name__}: {exc}. Check the "
+            f"internet connection or proxy. {SYNTHETIC_HINT}"
+        ) from exc
+    return Path(path)
+
+
+def _read(path: Path, *, gray: bool = False) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if gray or image.mode not in ("L", "RGB"):
+            image = image.convert("L" if gray else "RGB")
+        return np.asarray(image)

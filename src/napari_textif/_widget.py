@@ -1,0 +1,960 @@
+"""The napari dock widget: pick two layers, say what is wrong, fuse, adjust, compare.
+
+The widget is a magicgui :class:`~magicgui.widgets.Container`; Qt appears only
+at the edges (a debounce timer, greyed combo-box entries, word wrap). Fusion
+runs in a napari ``thread_worker`` generator that yields between frames and
+reports tile progress through the engine's progress callback, which is also
+where a Cancel takes effect. The engine list comes from the registry; no
+engine is special-cased.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import napari
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSlider,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    Table,
+)
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error, show_info, show_warning
+
+from napari_textif import _layer_geometry as geometry
+from napari_textif.api import FusionResult, fuse
+from napari_textif.controls import CONTROL_NAMES, PREFERENCES, Controls, control_range
+from napari_textif.engines import FusionCancelled, default_engine, get_engine, list_engines
+from napari_textif.interpret import Interpretation, interpret
+
+EXAMPLE_PROMPTS: tuple[str, ...] = (
+    "the visible image is dark and noisy; keep people bright",
+    "foggy scene, the thermal image has low contrast",
+    "overexposed visible image with glare",
+    "the infrared camera shows stripe noise",
+    "rain on the visible camera, favour fine detail",
+)
+IR_WORDS = frozenset({"ir", "infrared", "thermal", "lwir", "mwir", "swir", "tir", "flir", "heat"})
+VIS_WORDS = frozenset({"vis", "vi", "visible", "rgb", "color", "colour", "optical", "daylight", "eo"})
+METADATA_KEY = "napari_textif"
+HISTORY_PLACEHOLDER = "examples and history…"
+HISTORY_SIZE = 10
+LIVE_DELAY_MS = 350
+#: Live re-fusion only runs for an engine whose last run took at most this per frame.
+LIVE_MAX_SECONDS = 1.5
+PROGRESS_STEPS = 1000
+#: A whole-stack result may use at most this share of the free memory.
+MEMORY_SHARE = 0.5
+SCOPES = ("displayed slice", "whole stack")
+
+
+# ---------------------------------------------------------------------------
+# Pure helpers (no Qt): layer names, interpretation text, memory, GPU cleanup.
+# ---------------------------------------------------------------------------
+
+
+def name_tokens(name: str) -> set[str]:
+    """Lower-case word pieces of a layer name (``"FLIR_ir-01"`` -> ``{"flir", "ir", "01"}``)."""
+    return {t for t in re.split(r"[^a-z0-9]+", name.lower()) if t}
+
+
+def auto_pick(layers: list[Any]) -> tuple[Any | None, Any | None]:
+    """Guess (infrared, visible) among image layers from names, then from colour.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as L
+    >>> ir, vis = auto_pick([L(name="rgb", rgb=True), L(name="thermal_01", rgb=False)])
+    >>> ir.name, vis.name
+    ('thermal_01', 'rgb')
+    """
+    ir = next((x for x in layers if name_tokens(x.name) & IR_WORDS), None)
+    vis = next((x for x in layers if name_tokens(x.name) & VIS_WORDS and x is not ir), None)
+    rest = [x for x in layers if x is not ir and x is not vis]
+    if vis is None:
+        vis = next((x for x in rest if x.rgb), rest[-1] if rest else None)
+        rest = [x for x in rest if x is not vis]
+    if ir is None:
+        ir = next((x for x in rest if not x.rgb), rest[0] if rest else None)
+    return ir, vis
+
+
+def describe(interpretation: Interpretation, controls: Controls, adjusted: bool) -> str:
+    """The interpretation line: each control with the phrase that set it."""
+    if adjusted:
+        head = "adjusted by hand: " + controls.summary()
+        return head if not interpretation.notes else head + " · " + " · ".join(interpretation.notes)
+    parts = [
+        f"{_label(name)} {value:+.2f} ← “{interpretation.phrases.get(name, '?')}”"
+        if name in PREFERENCES
+        else f"{_label(name)} {value:.2f} ← “{interpretation.phrases.get(name, '?')}”"
+        for name, value in controls.active().items()
+    ]
+    text = "; ".join(parts) or "neutral: plain fusion, no restoration"
+    return " · ".join([text, *interpretation.notes])
+
+
+def _label(control: str) -> str:
+    return control.replace("vis_", "visible ").replace("ir_", "infrared ").replace("_", " ")
+
+
+def takes_checkpoint(engine: Any) -> bool:
+    """Whether an engine's options include a checkpoint file (generic, by declaration)."""
+    declared = getattr(engine, "option_names", None)
+    if declared is None:
+        declared = getattr(engine, "options", None)
+    if isinstance(declared, (tuple, list, set, frozenset, Mapping)):
+        return "checkpoint" in declared
+    return any("checkpoint" in str(need).lower() for need in getattr(engine, "needs", ()))
+
+
+def release_gpu_memory() -> None:
+    """Return cached GPU memory to the system if torch was used (never imports torch)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        mps.empty_cache()
+
+
+def check_memory(nbytes: int) -> None:
+    """Refuse a result that would not fit comfortably in free memory."""
+    try:
+        import psutil
+
+        free = psutil.virtual_memory().available
+    except ImportError:  # pragma: no cover - psutil comes with napari
+        return
+    if nbytes > MEMORY_SHARE * free:
+        raise geometry.GeometryError(
+            f"the whole-stack result needs {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB "
+            "is free; fuse the displayed slice instead, or a smaller stack"
+        )
+
+
+# ---------------------------------------------------------------------------
+# The job and the worker generator.
+# ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FusionJob:
+    """Everything a run needs, snapshot on the GUI thread so layers can change meanwhile."""
+
+    infrared: geometry.LayerView
+    visible: geometry.LayerView
+    frames: list[tuple[int, ...]]
+    ir_frames: list[tuple[int, ...]]
+    mapping: np.ndarray | None
+    prompt: str
+    controls: Controls
+    engine: str
+    device: str
+    options: dict[str, Any]
+    single_frame: bool
+    layer_kwargs: dict[str, Any]
+    name: str
+    key: dict[str, str]
+    notes: list[str]
+    live: bool = False
+
+    def read_pair(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Read frame ``k`` of both layers, the infrared resampled onto the visible grid."""
+        vis = self.visible.frame(self.frames[k])
+        ir = self.infrared.frame(self.ir_frames[k])
+        if self.mapping is not None:
+            ir = geometry.resample(ir, self.mapping, self.visible.plane_shape)
+        return ir, vis
+
+    def output_shape(self, image: np.ndarray) -> tuple[int, ...]:
+        """Shape of the result layer's data for a frame result ``image``."""
+        lead = (1,) * len(self.visible.leading_shape) if self.single_frame else self.visible.leading_shape
+        return (*lead, *image.shape)
+
+    def output_index(self, k: int) -> tuple[int, ...]:
+        """Where frame ``k`` goes in the result."""
+        return (0,) * len(self.visible.leading_shape) if self.single_frame else self.frames[k]
+
+
+@dataclasses.dataclass
+class Progress:
+    """A progress report from the worker."""
+
+    fraction: float
+    message: str
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a finished run returns to the GUI thread."""
+
+    job: FusionJob
+    data: np.ndarray
+    results: list[FusionResult]
+    seconds: float
+
+
+@dataclasses.dataclass
+class Failure:
+    """An exception raised in a worker, returned as a value.
+
+    superqt's generator worker treats a RuntimeError as "the worker was deleted" and
+    drops it without a ``finished`` signal, so errors never leave the generator raw.
+    """
+
+    error: Exception
+
+
+def guarded(steps: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+    """Wrap a worker generator so that any exception comes back as a :class:`Failure`."""
+
+    def run(*args: Any) -> Iterator[Any]:
+        try:
+            return (yield from steps(*args))
+        except Exception as exc:
+            return Failure(exc)
+
+    run.__name__ = steps.__name__
+    return run
+
+
+class RunState:
+    """Shared between the GUI thread and one worker: cancel flag and progress sink."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.emit: Callable[[Progress], None] = lambda _p: None
+        self.started = time.perf_counter()
+        self._last_emit = 0.0
+
+    def reporter(self, k: int, n: int) -> Callable[[float, str], None]:
+        """A ``progress(fraction, message)`` callback for frame ``k`` of ``n``."""
+
+        def progress(fraction: float, message: str) -> None:
+            if self.cancelled:
+                raise FusionCancelled("cancelled from the widget")
+            now = time.perf_counter()
+            if now - self._last_emit > 0.05 or fraction >= 1.0:
+                self._last_emit = now
+                prefix = f"frame {k + 1}/{n}: " if n > 1 else ""
+                self.emit(Progress((k + min(max(fraction, 0.0), 1.0)) / n, prefix + message))
+
+        return progress
+
+
+def fusion_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
+    """Fuse every frame of ``job``, yielding between stages so napari can abort."""
+    n = len(job.frames)
+    data: np.ndarray | None = None
+    results = []
+    try:
+        for k in range(n):
+            yield Progress(k / n, f"reading frame {k + 1}/{n}" if n > 1 else "reading the layers")
+            ir, vis = job.read_pair(k)
+            yield Progress(k / n, f"fusing frame {k + 1}/{n}" if n > 1 else "fusing")
+            result = fuse(
+                ir, vis, job.prompt, engine=job.engine, controls=job.controls, device=job.device,
+                options=job.options, progress=state.reporter(k, n),
+            )
+            if data is None:
+                data = np.zeros(job.output_shape(result.image), np.float32)
+            data[job.output_index(k)] = result.image
+            results.append(result)
+    except FusionCancelled:
+        return None
+    finally:
+        release_gpu_memory()
+    yield Progress(1.0, "adding the result layer")
+    return Outcome(job, data, results, time.perf_counter() - state.started)
+
+
+def analysis_steps(ir: np.ndarray, vis: np.ndarray) -> Iterator[Progress]:
+    """Run degradation detection on one frame pair and propose a prompt."""
+    from napari_textif import detect as detection
+
+    yield Progress(0.1, "analysing the images")
+    found = detection.detect(ir, vis)
+    yield Progress(0.8, "writing a prompt")
+    return found, detection.suggest_prompt(found)
+
+
+def metrics_steps(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> Iterator[Progress]:
+    """Compute the metrics of one fused frame."""
+    from napari_textif.metrics import compute_all
+
+    yield Progress(0.1, "computing metrics")
+    return _as_rows(compute_all(fused, ir, vis))
+
+
+def _as_rows(scores: Any) -> list[tuple[str, float]]:
+    if dataclasses.is_dataclass(scores):
+        scores = dataclasses.asdict(scores)
+    elif not isinstance(scores, Mapping):
+        scores = {k: v for k, v in vars(scores).items() if not k.startswith("_")}
+    return [(str(k), float(v)) for k, v in scores.items() if isinstance(v, (int, float, np.number))]
+
+
+def provenance(outcome: Outcome) -> dict[str, Any]:
+    """The result layer's metadata record (JSON-ready)."""
+    first = outcome.results[0].metadata()
+    notes = list(dict.fromkeys([*outcome.job.notes, *(n for r in outcome.results for n in r.notes)]))
+    engine_seconds = sum(r.timings.get("engine", 0.0) for r in outcome.results)
+    first.update(
+        notes=notes,
+        key=dict(outcome.job.key),
+        inputs={"infrared": outcome.job.infrared.name, "visible": outcome.job.visible.name},
+        frames=[list(f) for f in outcome.job.frames],
+        scope=outcome.job.key["scope"],
+        multiscale_level=outcome.job.visible.level,
+        weights_sha256=first["provenance"].get("weights_sha256") or first["provenance"].get("sha256"),
+    )
+    first["timings"] = {"engine": engine_seconds, "total": outcome.seconds, "frames": len(outcome.results)}
+    return {METADATA_KEY: first}
+
+
+# ---------------------------------------------------------------------------
+# The widget.
+# ---------------------------------------------------------------------------
+
+
+class _Session:
+    """Lives beyond the widget's Qt objects: knows whether the widget was closed."""
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.state: RunState | None = None
+        self.worker: Any = None
+
+    def cancel(self) -> None:
+        if self.state is not None:
+            self.state.cancelled = True
+        if self.worker is not None:
+            self.worker.quit()
+
+    def close(self, *_: Any) -> None:
+        self.closed = True
+        self.cancel()
+
+
+class FusionWidget(Container):
+    """Text-guided fusion of an infrared and a visible image layer.
+
+    Parameters
+    ----------
+    viewer : napari.viewer.Viewer
+        The viewer whose image layers are fused (napari passes it in).
+    """
+
+    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+        self._engine_rows: dict[str, Any] = {}
+        self._needs_checkpoint = False
+        self.engines_ready = False
+        super().__init__(labels=True)
+        self._viewer = viewer
+        self._session = _Session()
+        self._interpretation = interpret("")
+        self._adjusted = False
+        self._syncing = False
+        self._auto = {"infrared": True, "visible": True}
+        self._history: list[str] = []
+        self._seconds_per_frame: dict[str, float] = {}
+        self._live_pending = False
+        self._last: Outcome | None = None
+        self._last_layer: Any = None
+        self._helper_worker: Any = None
+        self._build()
+        self._connect()
+        self._refresh_layers()
+        self._on_prompt_changed()
+        self._load_engines()
+
+    # -- construction ---------------------------------------------------------
+
+    def _build(self) -> None:
+        self.infrared_layer = ComboBox(label="infrared", choices=self._layer_choices, nullable=True,
+                                 tooltip="The thermal image layer")
+        self.visible_layer = ComboBox(label="visible", choices=self._layer_choices, nullable=True,
+                                tooltip="The visible (RGB or grayscale) image layer; the result "
+                                "follows its grid, scale and colour")
+        self.scope = ComboBox(label="frames", choices=SCOPES, value=SCOPES[0], visible=False,
+                              tooltip="Fuse the slice on screen, or every frame of the stack")
+        self.prompt = LineEdit(label="prompt", tooltip="What is wrong or wanted, e.g. "
+                               "'the visible image is dark'; Enter fuses")
+        self.examples = ComboBox(label="", choices=self._example_choices, value=HISTORY_PLACEHOLDER)
+        self.analyze_button = PushButton(text="Analyze images",
+                                         tooltip="Estimate the degradations and propose a prompt")
+        self.interpretation = Label(label="understood")
+        self.adjust = CheckBox(text="Adjust strengths", value=False)
+        self.sliders = {
+            name: FloatSlider(label=_label(name), min=control_range(name)[0], max=control_range(name)[1],
+                              step=0.05, value=0.0, readout=True)
+            for name in CONTROL_NAMES
+        }
+        self.reset_button = PushButton(text="Reset to prompt")
+        self.adjust_box = Container(widgets=[*self.sliders.values(), self.reset_button], labels=True,
+                                    visible=False)
+        self.live = CheckBox(text="Live: re-fuse the displayed slice after changes", value=False)
+        self.engine = ComboBox(label="engine", choices=self._engine_choices)
+        self.engine_note = Label(label="")
+        self.checkpoint = FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt *.safetensors",
+                                   visible=False)
+        self.device = ComboBox(label="device", choices=("auto", "cpu", "cuda", "mps"), value="auto")
+        self.keep_previous = CheckBox(text="Keep previous results", value=False)
+        self.fuse_button = PushButton(text="Fuse")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        buttons = Container(widgets=[self.fuse_button, self.cancel_button], layout="horizontal",
+                            labels=False)
+        self.progress = ProgressBar(label="", min=0, max=PROGRESS_STEPS, value=0)
+        self.status = Label(label="status", value="ready")
+        self.metrics_button = PushButton(text="Metrics of the result")
+        self.metrics_table = Table(value={"metric": [], "value": []}, visible=False)
+        self.extend([
+            self.infrared_layer, self.visible_layer, self.scope, self.prompt, self.examples,
+            self.analyze_button, self.interpretation, self.adjust, self.adjust_box, self.live,
+            self.engine, self.engine_note,
+            self.checkpoint, self.device, self.keep_previous, buttons, self.progress, self.status,
+            self.metrics_button, self.metrics_table,
+        ])
+        self._qt_edges()
+
+    def _qt_edges(self) -> None:
+        from qtpy.QtCore import QTimer
+
+        for label in (self.interpretation, self.status, self.engine_note):
+            label.native.setWordWrap(True)
+        self.prompt.native.returnPressed.connect(self.fuse)
+        self._live_timer = QTimer()
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_DELAY_MS)
+        self._live_timer.timeout.connect(self._live_refresh)
+        self.native.destroyed.connect(self._session.close)
+
+    def _connect(self) -> None:
+        layers = self._viewer.layers
+        layers.events.inserted.connect(self._on_layer_inserted)
+        layers.events.removed.connect(self._refresh_layers)
+        layers.events.moved.connect(self._refresh_layers)
+        for layer in layers:
+            layer.events.name.connect(self._refresh_layers)
+        self._viewer.dims.events.current_step.connect(self._on_dims_changed)
+        self.infrared_layer.changed.connect(lambda _v: self._on_pick("infrared"))
+        self.visible_layer.changed.connect(lambda _v: self._on_pick("visible"))
+        self.prompt.changed.connect(self._on_prompt_changed)
+        self.examples.changed.connect(self._on_example)
+        self.analyze_button.clicked.connect(self.analyze)
+        self.adjust.changed.connect(lambda v: setattr(self.adjust_box, "visible", bool(v)))
+        for slider in self.sliders.values():
+            slider.changed.connect(self._on_slider)
+        self.reset_button.clicked.connect(self._reset_sliders)
+        self.live.changed.connect(lambda v: self._schedule_live() if v else None)
+        self.engine.changed.connect(self._on_engine_changed)
+        self.checkpoint.changed.connect(lambda _v: self._refresh_engines())
+        self.fuse_button.clicked.connect(self.fuse)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.metrics_button.clicked.connect(self.compute_metrics)
+
+    # -- layer pickers --------------------------------------------------------
+
+    def _image_layers(self) -> list[Any]:
+        return [x for x in self._viewer.layers if isinstance(x, napari.layers.Image)]
+
+    def _layer_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [(x.name, x) for x in self._image_layers()]
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        event.value.events.name.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    def _refresh_layers(self, *_: Any) -> None:
+        if self._session.closed:
+            return
+        self._syncing = True
+        try:
+            self.infrared_layer.reset_choices()
+            self.visible_layer.reset_choices()
+            ir, vis = auto_pick([x for x in self._image_layers() if METADATA_KEY not in x.metadata])
+            pickers = (("infrared", self.infrared_layer, ir), ("visible", self.visible_layer, vis))
+            for role, combo, guess in pickers:
+                if (self._auto[role] or combo.value is None) and guess is not None:
+                    combo.value = guess
+                    self._auto[role] = True
+        finally:
+            self._syncing = False
+        self._update_scope()
+
+    def _on_pick(self, role: str) -> None:
+        if not self._syncing:
+            self._auto[role] = False
+        self._update_scope()
+
+    def _update_scope(self) -> None:
+        vis = self.visible_layer.value
+        self.scope.visible = vis is not None and (vis.ndim > 2)
+
+    def _on_dims_changed(self, *_: Any) -> None:
+        vis = self.visible_layer.value
+        if vis is not None and vis.ndim > 2:
+            self._schedule_live()
+
+    # -- prompt, interpretation and sliders -------------------------------------
+
+    def _example_choices(self, _widget: Any = None) -> list[str]:
+        history = [f"{p}" for p in self._history if p not in EXAMPLE_PROMPTS]
+        return [HISTORY_PLACEHOLDER, *history, *EXAMPLE_PROMPTS]
+
+    def _on_example(self, choice: str) -> None:
+        if choice and choice != HISTORY_PLACEHOLDER:
+            self.prompt.value = choice
+            self.examples.value = HISTORY_PLACEHOLDER
+
+    def _remember(self, prompt: str) -> None:
+        if not prompt.strip():
+            return
+        self._history = [prompt, *(p for p in self._history if p != prompt)][:HISTORY_SIZE]
+        self.examples.reset_choices()
+        self.examples.value = HISTORY_PLACEHOLDER
+
+    def _on_prompt_changed(self, *_: Any) -> None:
+        self._interpretation = interpret(self.prompt.value)
+        self._reset_sliders()
+
+    def _reset_sliders(self, *_: Any) -> None:
+        self._syncing = True
+        try:
+            for name, slider in self.sliders.items():
+                slider.value = getattr(self._interpretation.controls, name)
+        finally:
+            self._syncing = False
+        self._adjusted = False
+        self._show_interpretation()
+        self._schedule_live()
+
+    def _on_slider(self, *_: Any) -> None:
+        if self._syncing:
+            return
+        self._adjusted = self.controls() != self._interpretation.controls
+        self._show_interpretation()
+        self._schedule_live()
+
+    def _show_interpretation(self) -> None:
+        self.interpretation.value = describe(self._interpretation, self.controls(), self._adjusted)
+
+    def controls(self) -> Controls:
+        """The Controls the next run uses: the sliders (initialised from the prompt)."""
+        values = {name: round(float(s.value), 4) for name, s in self.sliders.items()}
+        return Controls(**{n: float(np.clip(v, *control_range(n))) for n, v in values.items()})
+
+    # -- engines --------------------------------------------------------------
+
+    def _options(self) -> dict[str, Any]:
+        path = self.checkpoint.value
+        if self._needs_checkpoint and path is not None and str(path) not in ("", "."):
+            return {"checkpoint": str(path)}
+        return {}
+
+    def _load_engines(self) -> None:
+        """List the engines in a thread: their modules may import heavy libraries."""
+        self.engine_note.value = "looking for fusion engines…"
+        self.fuse_button.enabled = False
+        worker = thread_worker(list_engines, ignore_errors=True, start_thread=False)(self._options())
+        worker.returned.connect(lambda rows: self._session.closed or self._show_engines(rows))
+        worker.errored.connect(
+            lambda exc: self._session.closed or self._tell(f"could not list engines: {exc}", "error")
+        )
+        self._engine_loader = worker
+        worker.start()
+
+    def _refresh_engines(self) -> None:
+        if self.engines_ready:
+            self._show_engines(list_engines(self._options()))
+
+    def _show_engines(self, rows: list[Any]) -> None:
+        current = self.engine.value if self.engine.choices else None
+        self._engine_rows = {row.name: row for row in rows}
+        self._syncing = True
+        try:
+            self.engine.reset_choices()
+            self.engine.value = current if current in self._engine_rows else self._preferred_engine(rows)
+        finally:
+            self._syncing = False
+        self._grey_out_engines()
+        self.engines_ready = True
+        self._on_engine_changed()
+
+    def _engine_choices(self, _widget: Any = None) -> list[tuple[str, str]]:
+        return [
+            (name if row.availability.available else f"{name} (unavailable)", name)
+            for name, row in self._engine_rows.items()
+        ]
+
+    def reset_choices(self, *args: Any) -> None:
+        """Refresh every choice list (napari calls this when layers change)."""
+        super().reset_choices(*args)
+        if self.engines_ready:
+            self._grey_out_engines()
+
+    @staticmethod
+    def _preferred_engine(rows: list[Any]) -> str | None:
+        available = [r.name for r in rows if r.availability.available]
+        preferred = default_engine()
+        if preferred in available:
+            return preferred
+        return available[0] if available else (rows[0].name if rows else None)
+
+    def _grey_out_engines(self) -> None:
+        model = self.engine.native.model()
+        for i, row in enumerate(self._engine_rows.values()):
+            item = model.item(i) if hasattr(model, "item") else None
+            if item is not None:
+                item.setEnabled(row.availability.available)
+                item.setToolTip(row.description if row.availability.available else row.availability.reason)
+
+    def _on_engine_changed(self, *_: Any) -> None:
+        name = self.engine.value
+        row = self._engine_rows.get(name) if name else None
+        if row is None:
+            self.engine_note.value = "no fusion engine is installed"
+            self.fuse_button.enabled = False
+            return
+        self._needs_checkpoint = takes_checkpoint(get_engine(name))
+        self.checkpoint.visible = self._needs_checkpoint
+        ok = row.availability.available
+        self.engine_note.value = row.description if ok else f"unavailable: {row.availability.reason}"
+        self.fuse_button.enabled = ok and self._session.worker is None
+
+    # -- running --------------------------------------------------------------
+
+    @property
+    def worker(self) -> Any:
+        """The running fusion worker, or None."""
+        return self._session.worker
+
+    @property
+    def running(self) -> bool:
+        """Whether a fusion is running."""
+        return self._session.worker is not None
+
+    def fuse(self, *_: Any, scope: str | None = None, live: bool = False) -> Any:
+        """Start fusing the chosen layers; return the worker (None if nothing started)."""
+        if self.running:
+            return None
+        try:
+            job = self.make_job(scope or self.scope.value, live=live)
+        except (geometry.GeometryError, ValueError, TypeError) as exc:
+            self._tell(str(exc), "warning")
+            return None
+        if not job.live:
+            self._remember(job.prompt)
+        state = RunState()
+        worker = thread_worker(guarded(fusion_steps), ignore_errors=True, start_thread=False)(job, state)
+        state.emit = worker.yielded.emit
+        worker.yielded.connect(self._on_progress)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.warned.connect(self._on_warned)
+        worker.finished.connect(self._on_finished)
+        self._session.state, self._session.worker = state, worker
+        self._set_running(True)
+        neutral = " (empty prompt: neutral fusion)" if not job.prompt.strip() else ""
+        self.status.value = f"fusing with {job.engine}{neutral}…"
+        worker.start()
+        return worker
+
+    def make_job(self, scope: str = SCOPES[0], *, live: bool = False) -> FusionJob:
+        """Snapshot the chosen layers and settings into a :class:`FusionJob`.
+
+        Raises
+        ------
+        GeometryError
+            When the layers are missing, the same, unreadable or do not overlay.
+        """
+        ir_layer, vis_layer = self.infrared_layer.value, self.visible_layer.value
+        if ir_layer is None or vis_layer is None:
+            raise geometry.GeometryError("pick an infrared and a visible image layer first")
+        if ir_layer is vis_layer:
+            raise geometry.GeometryError(
+                f"infrared and visible are the same layer {ir_layer.name!r}; pick two different layers"
+            )
+        engine = self.engine.value
+        row = self._engine_rows.get(engine) if engine else None
+        if row is None or not row.availability.available:
+            reason = row.availability.reason if row else "no engine is installed"
+            raise geometry.GeometryError(f"engine {engine!r} is not available: {reason}")
+        ir, vis = geometry.snapshot(ir_layer), geometry.snapshot(vis_layer)
+        geometry.check_dtype(ir, "infrared")
+        geometry.check_dtype(vis, "visible")
+        mapping = geometry.infrared_to_visible(ir, vis)
+        frames, ir_frames, single = self._frames(scope, ir_layer, vis_layer, ir, vis)
+        notes = _job_notes(ir, vis, mapping)
+        prompt = self.prompt.value
+        return FusionJob(
+            ir, vis, frames, ir_frames, mapping, prompt, self.controls(), engine, self.device.value,
+            self._options(), single,
+            geometry.result_transform(vis_layer, vis, frames[0] if single else None),
+            _result_name(ir.name, vis.name, prompt, frames[0] if single else None),
+            {"infrared": ir.name, "visible": vis.name, "scope": "slice" if single else "stack"},
+            notes, live,
+        )
+
+    def _frames(self, scope: str, ir_layer: Any, vis_layer: Any, ir: Any, vis: Any) -> tuple:
+        if scope == SCOPES[1] and vis.leading_shape:
+            frames = list(np.ndindex(*vis.leading_shape))
+            ir_frames = [geometry.infrared_frame_index(ir, vis, f) for f in frames]
+            channels = vis.data.shape[-1] if vis.rgb else 1
+            check_memory(len(frames) * int(np.prod(vis.plane_shape)) * min(channels, 3) * 4)
+            return frames, ir_frames, False
+        point = self._viewer.dims.point
+        frame = geometry.displayed_index(vis_layer, vis, point)
+        return [frame], [geometry.displayed_index(ir_layer, ir, point)], bool(frame)
+
+    def cancel(self, *_: Any) -> None:
+        """Ask the running fusion to stop at its next tile or frame."""
+        if self.running:
+            self._session.cancel()
+            self.status.value = "cancelling…"
+
+    def _set_running(self, running: bool) -> None:
+        self.fuse_button.enabled = not running and self._engine_ok()
+        self.cancel_button.enabled = running
+        self.progress.value = 0
+
+    def _engine_ok(self) -> bool:
+        row = self._engine_rows.get(self.engine.value) if self.engine.value else None
+        return bool(row and row.availability.available)
+
+    def _on_progress(self, report: Progress) -> None:
+        if self._session.closed or not isinstance(report, Progress):
+            return
+        self.progress.value = round(report.fraction * PROGRESS_STEPS)
+        self.status.value = report.message
+
+    def _on_returned(self, outcome: Outcome | Failure | None) -> None:
+        if isinstance(outcome, Failure):
+            self._on_errored(outcome.error)
+            return
+        state = self._session.state
+        if self._session.closed or outcome is None or (state is not None and state.cancelled):
+            return
+        layer = self._add_result(outcome)
+        job, first = outcome.job, outcome.results[0]
+        self._seconds_per_frame[job.engine] = outcome.seconds / len(outcome.results)
+        self._last = outcome
+        self._last_layer = layer
+        frames = f"{len(outcome.results)} frames" if len(outcome.results) > 1 else "1 frame"
+        names = {x.name for x in self._viewer.layers}
+        gone = [n for n in (job.infrared.name, job.visible.name) if n not in names]
+        tail = f"; input layer(s) {', '.join(gone)} removed during the run" if gone else ""
+        self.status.value = (
+            f"done: {frames} in {outcome.seconds:.2f} s with {job.engine} on {first.device}{tail}"
+        )
+        self.device.tooltip = f"last run used {first.device}"
+        self.device.label = f"device ({first.device})"
+        notes = layer.metadata[METADATA_KEY]["notes"]
+        if notes and not job.live:
+            show_info("Fusion notes:\n" + "\n".join(notes))
+
+    def _add_result(self, outcome: Outcome) -> Any:
+        job = outcome.job
+        is_rgb = outcome.data.shape[-1] == 3 and outcome.results[0].image.ndim == 3
+        kwargs = {k: v for k, v in job.layer_kwargs.items() if v is not None}
+        layer = napari.layers.Image(
+            outcome.data, name=job.name, rgb=is_rgb, contrast_limits=(0.0, 1.0),
+            metadata=provenance(outcome), **kwargs,
+        )
+        previous = None if self.keep_previous.value else self._previous_result(job.key)
+        if previous is None:
+            self._viewer.layers.append(layer)
+        else:
+            index = self._viewer.layers.index(previous)
+            self._viewer.layers.remove(previous)
+            self._viewer.layers.insert(index, layer)
+        return layer
+
+    def _previous_result(self, key: Mapping[str, str]) -> Any:
+        for layer in reversed(list(self._viewer.layers)):
+            record = layer.metadata.get(METADATA_KEY) if isinstance(layer.metadata, Mapping) else None
+            if isinstance(record, Mapping) and record.get("key") == dict(key):
+                return layer
+        return None
+
+    def _on_errored(self, exc: BaseException) -> None:
+        if self._session.closed:
+            return
+        hint = ""
+        if "out of memory" in str(exc).lower():
+            hint = " (the device ran out of memory: choose device 'cpu' or fuse the displayed slice)"
+        self.status.value = f"failed: {exc}{hint}"
+        show_error(f"Text-guided fusion failed: {type(exc).__name__}: {exc}{hint}")
+
+    def _on_warned(self, warning: Any) -> None:
+        if not self._session.closed:
+            message = warning[0] if isinstance(warning, tuple) else warning
+            show_warning(f"Text-guided fusion: {message}")
+
+    def _on_finished(self, *_: Any) -> None:
+        state = self._session.state
+        self._session.worker = None
+        self._session.state = None
+        release_gpu_memory()
+        if self._session.closed:
+            return
+        self._set_running(False)
+        if state is not None and state.cancelled:
+            self.status.value = f"cancelled after {time.perf_counter() - state.started:.2f} s"
+        elif self._last is not None:
+            self.progress.value = PROGRESS_STEPS
+        if self._live_pending:
+            self._live_pending = False
+            self._schedule_live()
+
+    # -- live -----------------------------------------------------------------
+
+    def _schedule_live(self) -> None:
+        if self.live.value and not self._session.closed:
+            self._live_timer.start()
+
+    def _live_refresh(self) -> None:
+        if self._session.closed or not self.live.value:
+            return
+        if self.running:
+            self._live_pending = True
+            return
+        seconds = self._seconds_per_frame.get(self.engine.value)
+        if seconds is not None and seconds > LIVE_MAX_SECONDS:
+            self.status.value = (
+                f"live paused: {self.engine.value} took {seconds:.1f} s per frame "
+                f"(live needs ≤ {LIVE_MAX_SECONDS:g} s); press Fuse"
+            )
+            return
+        if self.infrared_layer.value is not None and self.visible_layer.value is not None:
+            self.fuse(scope=SCOPES[0], live=True)
+
+    # -- analyze and metrics -----------------------------------------------------
+
+    def analyze(self, *_: Any) -> Any:
+        """Estimate the degradations of the displayed pair and propose a prompt."""
+        missing = _missing("napari_textif.detect", ("detect", "suggest_prompt"))
+        if missing:
+            self._tell(f"degradation detection is not available in this installation ({missing}); "
+                       "type a prompt instead", "info")
+            return None
+        return self._helper(analysis_steps, self._on_analysis, "analysing")
+
+    def _on_analysis(self, answer: Any) -> None:
+        found, suggestion = answer
+        self.prompt.value = str(suggestion)
+        summary = getattr(found, "summary", None)
+        detail = summary() if callable(summary) else ""
+        self.status.value = f"analysis suggests: “{suggestion}”" + (f" ({detail})" if detail else "")
+
+    def compute_metrics(self, *_: Any) -> Any:
+        """Score the last result (its displayed frame) with the package's fusion metrics."""
+        missing = _missing("napari_textif.metrics", ("compute_all",))
+        if missing:
+            self._tell(f"metrics are not available in this installation ({missing})", "info")
+            return None
+        if self._last is None:
+            self._tell("fuse first: there is no result to score yet", "info")
+            return None
+        return self._helper(metrics_steps, self._on_metrics, "scoring", outcome=self._last)
+
+    def _on_metrics(self, rows: list[tuple[str, float]]) -> None:
+        self.metrics_table.value = {"metric": [k for k, _ in rows], "value": [f"{v:.4g}" for _, v in rows]}
+        self.metrics_table.visible = True
+        self.status.value = f"metrics of {self._last.job.name!r}"
+
+    def _helper(self, steps: Callable, on_done: Callable, verb: str, outcome: Outcome | None = None) -> Any:
+        if self._helper_worker is not None:
+            return None
+        try:
+            args = self._metric_inputs(outcome) if outcome is not None else self._pair_on_screen()
+        except (geometry.GeometryError, ValueError) as exc:
+            self._tell(str(exc), "warning")
+            return None
+        worker = thread_worker(guarded(steps), ignore_errors=True, start_thread=False)(*args)
+
+        def done(value: Any) -> None:
+            if self._session.closed:
+                return
+            if isinstance(value, Failure):
+                self._tell(f"{verb} failed: {type(value.error).__name__}: {value.error}", "error")
+            else:
+                on_done(value)
+
+        worker.returned.connect(done)
+        worker.finished.connect(lambda: setattr(self, "_helper_worker", None))
+        self._helper_worker = worker
+        self.status.value = f"{verb}…"
+        worker.start()
+        return worker
+
+    def _pair_on_screen(self) -> tuple[np.ndarray, np.ndarray]:
+        job = self.make_job(SCOPES[0])
+        return job.read_pair(0)
+
+    def _metric_inputs(self, outcome: Outcome) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        job = outcome.job
+        k = 0
+        if not job.single_frame and job.visible.leading_shape:
+            vis_layer = self.visible_layer.value
+            if vis_layer is not None and vis_layer.name == job.visible.name:
+                shown = geometry.displayed_index(vis_layer, job.visible, self._viewer.dims.point)
+                k = job.frames.index(shown) if shown in job.frames else 0
+        ir, vis = job.read_pair(k)
+        return outcome.data[job.output_index(k)], ir, vis
+
+    def _tell(self, message: str, level: str) -> None:
+        self.status.value = message
+        {"info": show_info, "warning": show_warning, "error": show_error}[level](message)
+
+
+def _missing(module: str, names: tuple[str, ...]) -> str:
+    import importlib
+
+    try:
+        found = importlib.import_module(module)
+    except ImportError as exc:
+        return f"{module} could not be imported: {exc}"
+    absent = [n for n in names if not hasattr(found, n)]
+    return f"{module} lacks {', '.join(absent)}" if absent else ""
+
+
+def _job_notes(ir: geometry.LayerView, vis: geometry.LayerView, mapping: np.ndarray | None) -> list[str]:
+    notes = []
+    if mapping is not None:
+        notes.append(
+            f"infrared resampled from {ir.plane_shape[0]}x{ir.plane_shape[1]} onto the visible "
+            f"{vis.plane_shape[0]}x{vis.plane_shape[1]} grid (their world transforms overlay)"
+        )
+    for view, role in ((ir, "infrared"), (vis, "visible")):
+        if view.levels > 1:
+            notes.append(
+                f"{role}: multiscale layer, fused level {view.level} of {view.levels} "
+                f"({view.plane_shape[0]}x{view.plane_shape[1]}), the level on screen"
+            )
+        if view.rgb and view.data.shape[-1] == 4:
+            notes.append(f"{role}: RGBA layer, alpha ignored")
+    return notes
+
+
+def _result_name(ir: str, vis: str, prompt: str, frame: tuple[int, ...] | None) -> str:
+    words = prompt.strip()
+    words = (words[:32] + "…") if len(words) > 33 else words
+    name = f"fused {ir} + {vis}: {words or 'neutral'}"
+    return f"{name} [frame {', '.join(map(str, frame))}]" if frame else name

@@ -49,6 +49,13 @@ def test_folder_rows_match_compute_all_and_mean(folders):
         assert result.mean[key] == pytest.approx(np.mean([r[key] for r in result.rows]))
 
 
+def test_saved_file_scores_like_the_array_in_memory(tmp_path):
+    ir, vis = synthetic_pair(shape=(48, 64), seed=5)
+    fused = np.clip(0.5 * ir / 255.0 + 0.6 * vis.mean(axis=2) / 255.0, 0, 1).astype(np.float32)
+    path = write_image(tmp_path / "f.png", fused)
+    assert metrics.compute_all(read_image(path), ir, vis) == metrics.compute_all(fused, ir, vis)
+
+
 def test_extra_sources_and_other_files_are_ignored(folders):
     fused_dir, ir_dir, vis_dir = folders
     write_image(ir_dir / "unused.png", np.zeros((48, 64)))

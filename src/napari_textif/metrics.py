@@ -1,8 +1,8 @@
 """Fusion quality metrics, computed the way the infrared/visible fusion literature computes them.
 
 Every metric works on grayscale (BT.601 luma ``0.299 R + 0.587 G + 0.114 B``)
-on a 0..255 scale in float64 (:func:`to_gray255` says how each dtype gets
-there). ``A`` and ``B`` are the two sources (infrared, visible), ``F`` the fused
+rounded to grey levels 0..255, in float64 (:func:`to_gray255` says how each
+dtype gets there). ``A`` and ``B`` are the two sources (infrared, visible), ``F`` the fused
 image. The definitions follow the evaluator most fusion papers copy (the one of
 CDDFuse, Zhao et al., CVPR 2023), so the numbers compare with published tables:
 
@@ -60,7 +60,7 @@ _SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64)
 
 
 def to_gray255(image: object, *, name: str = "image") -> np.ndarray:
-    """Convert an image to the metrics' grayscale, float64 on a 0..255 scale.
+    """Convert an image to the metrics' grayscale: grey levels 0..255 as float64.
 
     ``uint8`` is used as is; ``bool`` maps to 0 and 255; other integer dtypes
     are scaled as :func:`napari_textif.imaging.to_float01` does (by dtype range,
@@ -68,7 +68,9 @@ def to_gray255(image: object, *, name: str = "image") -> np.ndarray:
     ``[0, 1]`` are multiplied by 255; floats in ``[0, 255]`` with a maximum above
     1 are taken as already on the 0..255 scale (how literature code holds
     images). Alpha is dropped, three equal channels become one, and colour
-    becomes BT.601 luma ``0.299 R + 0.587 G + 0.114 B``.
+    becomes BT.601 luma ``0.299 R + 0.587 G + 0.114 B``. The result is rounded
+    to whole grey levels (half to even), which is what the common evaluator
+    reads from an 8-bit file, so an image scores the same in memory and saved.
 
     Parameters
     ----------
@@ -80,7 +82,7 @@ def to_gray255(image: object, *, name: str = "image") -> np.ndarray:
     Returns
     -------
     ndarray
-        float64 ``(H, W)``; a new array (the input is never modified).
+        float64 ``(H, W)`` of whole numbers 0..255; a new array (the input is never modified).
 
     Raises
     ------
@@ -90,7 +92,7 @@ def to_gray255(image: object, *, name: str = "image") -> np.ndarray:
     Examples
     --------
     >>> to_gray255(np.array([[0.0, 1.0], [0.5, 0.2]])).tolist()
-    [[0.0, 255.0], [127.5, 51.0]]
+    [[0.0, 255.0], [128.0, 51.0]]
     """
     array = imaging.check_image(image, name)
     if array.dtype == np.uint8:
@@ -103,7 +105,7 @@ def to_gray255(image: object, *, name: str = "image") -> np.ndarray:
     if data.ndim == 3:
         r, g, b = _GRAY_WEIGHTS
         data = data[..., 0] * r + data[..., 1] * g + data[..., 2] * b
-    return np.ascontiguousarray(data)
+    return np.clip(np.round(data), 0.0, 255.0)
 
 
 def _float_to_255(array: np.ndarray, name: str) -> np.ndarray:
@@ -119,8 +121,8 @@ def _float_to_255(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _levels(gray: np.ndarray) -> np.ndarray:
-    """Grey levels 0..255 as int64 (rounded half to even, as ``np.round``)."""
-    return np.clip(np.round(gray), 0, 255).astype(np.int64)
+    """The grey levels of a :func:`to_gray255` image as int64 histogram indices."""
+    return gray.astype(np.int64)
 
 
 def _same_shape(**images: np.ndarray) -> None:

@@ -87,6 +87,7 @@ _DEGRADATION_WORDS: dict[str, dict[float, str]] = {
     "low_contrast": {
         0.6: "low contrast, lowcontrast, poor contrast, weak contrast, bad contrast, little contrast, "
         "no contrast, lacks contrast, lacking contrast, lack of contrast, not much contrast, "
+        "low in contrast, poor in contrast, lacking in contrast, "
         "flat, flattened, faint, dull, washed, contrast is low, contrast is poor, "
         "contrast is weak, contrast is bad, enhance contrast, boost contrast, increase contrast, "
         "improve contrast, more contrast, needs contrast, thermal crossover, crossover, "

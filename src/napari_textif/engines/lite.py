@@ -111,6 +111,7 @@ def save_weights(
     path = Path(path)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(path))
+    path.chmod(0o644)
     record = {
         "name": path.stem,
         "engine": "lite",
@@ -194,15 +195,14 @@ class LiteEngine(Engine):
         device = resolve_device(request.device)
         model, record = load_model(self.weights_path(request.options), device)
         tile = self._tile_size(request.options)
-        ycbcr = _visible_ycbcr(request.visible)
         controls = torch.tensor([request.controls.to_vector()], dtype=torch.float32, device=device)
         run_tile = functools.partial(self._fuse_tile, model, controls, device)
         h, w = request.infrared.shape
         request.report(0.0, "lite: fusing")
         if max(h, w) <= tile:
-            fused, n_tiles = run_tile(request.infrared, ycbcr), 1
+            fused, n_tiles = run_tile(request.infrared, request.visible), 1
         else:
-            fused, n_tiles = self._run_tiled(run_tile, request, ycbcr, tile)
+            fused, n_tiles = self._run_tiled(run_tile, request, tile)
         request.report(1.0, "lite: done")
         provenance = {
             "weights": record.get("name", "lite"), "weights_sha256": record["sha256"],
@@ -218,28 +218,26 @@ class LiteEngine(Engine):
         return tile_size_for(float(options.get("memory_budget_mb", DEFAULT_MEMORY_BUDGET_MB)))
 
     @staticmethod
-    def _run_tiled(
-        run_tile: Any, request: FusionRequest, ycbcr: np.ndarray, tile: int
-    ) -> tuple[np.ndarray, int]:
+    def _run_tiled(run_tile: Any, request: FusionRequest, tile: int) -> tuple[np.ndarray, int]:
         count = len(imaging.tile_grid(request.infrared.shape, tile, TILE_OVERLAP))
 
         def progress(done: int, total: int) -> None:
             request.report(done / total, f"lite: tile {done}/{total}")
 
-        fused = imaging.tiled(lambda ir, vis: run_tile(ir, vis), (request.infrared, ycbcr),
+        fused = imaging.tiled(run_tile, (request.infrared, request.visible),
                               tile=tile, overlap=TILE_OVERLAP, progress=progress)
         return fused, count
 
     @staticmethod
     def _fuse_tile(
-        model: Any, controls: Any, device: str, infrared: np.ndarray, ycbcr: np.ndarray
+        model: Any, controls: Any, device: str, infrared: np.ndarray, visible: np.ndarray
     ) -> np.ndarray:
         import torch
 
         from napari_textif.nn.lite_net import MULTIPLE
 
         ir, shape = imaging.pad_to_multiple(infrared, MULTIPLE)
-        vis, _ = imaging.pad_to_multiple(ycbcr, MULTIPLE)
+        vis, _ = imaging.pad_to_multiple(_visible_ycbcr(visible), MULTIPLE)
         fmt = torch.channels_last if device == "cpu" else torch.contiguous_format
         ir_t = torch.from_numpy(np.ascontiguousarray(ir))[None, None].to(device)
         vis_t = torch.from_numpy(np.ascontiguousarray(vis)).permute(2, 0, 1)[None].to(device)

@@ -1,0 +1,176 @@
+"""The lite engine: shipped weights, padding, tiling, progress, training protocol, controls."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("safetensors")
+
+import napari_textif  # noqa: E402
+from napari_textif.controls import CONTROL_NAMES, Controls  # noqa: E402
+from napari_textif.engines import FusionCancelled, default_engine, get_engine  # noqa: E402
+from napari_textif.engines.lite import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    LiteEngine,
+    check_weights,
+    load_model,
+    save_weights,
+    sha256_of,
+    sidecar_path,
+)
+from napari_textif.samples import synthetic_pair  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[np.ndarray, np.ndarray]:
+    return synthetic_pair(shape=(120, 160), seed=0)
+
+
+def _spatial_frequency(gray: np.ndarray) -> float:
+    g = gray.astype(np.float64) * 255.0
+    return float(np.sqrt(np.mean(np.diff(g, axis=1) ** 2) + np.mean(np.diff(g, axis=0) ** 2)))
+
+
+def test_shipped_weights_match_their_sha256():
+    record = json.loads(sidecar_path(DEFAULT_WEIGHTS).read_text())
+    assert sha256_of(DEFAULT_WEIGHTS) == record["sha256"]
+    assert record["controls_names"] == list(CONTROL_NAMES)
+    ok, reason, _ = check_weights(DEFAULT_WEIGHTS)
+    assert ok, reason
+
+
+def test_lite_is_the_default_engine_when_available():
+    assert get_engine("lite").availability().available
+    assert default_engine() == "lite"
+
+
+def test_fuse_with_shipped_weights_keeps_shape_and_range(scene):
+    ir, vis = scene
+    result = napari_textif.fuse(ir, vis, "the visible image is dark", engine="lite", device="cpu")
+    assert result.image.shape == vis.shape and result.image.dtype == np.float32
+    assert 0.0 <= result.image.min() and result.image.max() <= 1.0
+    assert result.provenance["weights_sha256"] == sha256_of(DEFAULT_WEIGHTS)
+    assert result.device == "cpu"
+    # a fused image is neither source: it carries the hot targets of the infrared image
+    hot = ir > 0.8 * 255
+    fused_y = result.image.mean(axis=2)
+    assert fused_y[hot].mean() > vis.mean(axis=2)[hot].mean() / 255.0 + 0.1
+
+
+def test_odd_sizes_and_grayscale_visible_are_padded_and_cropped():
+    ir, vis = synthetic_pair(shape=(37, 53), seed=1)
+    gray = vis.mean(axis=2).astype(np.uint8)
+    assert napari_textif.fuse(ir, vis, engine="lite").image.shape == (37, 53, 3)
+    assert napari_textif.fuse(ir, gray, engine="lite").image.shape == (37, 53)
+
+
+def test_inputs_are_not_modified(scene):
+    ir, vis = scene
+    ir0, vis0 = ir.copy(), vis.copy()
+    napari_textif.fuse(ir, vis, engine="lite")
+    np.testing.assert_array_equal(ir, ir0)
+    np.testing.assert_array_equal(vis, vis0)
+
+
+def test_tiled_result_matches_untiled_without_seams():
+    ir, vis = synthetic_pair(shape=(240, 272), seed=2)
+    whole = napari_textif.fuse(ir, vis, engine="lite").image
+    calls = []
+    tiled = napari_textif.fuse(ir, vis, engine="lite", options={"tile_size": 192},
+                               progress=lambda f, m: calls.append((f, m))).image
+    assert sum("tile" in m for _, m in calls) >= 3
+    diff = np.abs(whole - tiled) * 255
+    assert diff.mean() < 0.5 and diff.max() < 8
+
+
+def test_progress_callback_can_cancel_between_tiles():
+    ir, vis = synthetic_pair(shape=(200, 400), seed=4)
+
+    def cancel(fraction: float, message: str) -> None:
+        if "tile" in message:
+            raise FusionCancelled("stop")
+
+    with pytest.raises(FusionCancelled):
+        napari_textif.fuse(ir, vis, engine="lite", options={"tile_size": 192}, progress=cancel,
+                           controls=Controls())
+
+
+def test_missing_or_corrupt_weights_make_the_engine_unavailable(tmp_path):
+    engine = LiteEngine()
+    missing = engine.availability({"weights": str(tmp_path / "nope.safetensors")})
+    assert not missing.available and "missing" in missing.reason
+    copy = tmp_path / "lite.safetensors"
+    shutil.copy(DEFAULT_WEIGHTS, copy)
+    shutil.copy(sidecar_path(DEFAULT_WEIGHTS), sidecar_path(copy))
+    assert engine.availability({"weights": str(copy)}).available
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    broken = engine.availability({"weights": str(copy)})
+    assert not broken.available and "sha256" in broken.reason
+
+
+def test_save_weights_round_trip(tmp_path):
+    engine = LiteEngine()
+    model = engine.create_model(engine.default_config())
+    torch.manual_seed(0)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, 0.0, 0.05)
+    path = tmp_path / "w.safetensors"
+    record = save_weights(model, path, training={"steps": 0})
+    assert record["sha256"] == sha256_of(path)
+    loaded, _ = load_model(path, "cpu")
+    ir, vis, c = torch.rand(1, 1, 16, 24), torch.rand(1, 3, 16, 24), torch.rand(1, 11)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(ir, vis, c), model.eval()(ir, vis, c))
+
+
+def test_train_forward_protocol_gives_gradients():
+    engine = LiteEngine()
+    model = engine.create_model(None)
+    batch = {"ir": torch.rand(2, 1, 20, 28), "vis": torch.rand(2, 3, 20, 28),
+             "ir_clean": torch.rand(2, 1, 20, 28), "vis_clean": torch.rand(2, 3, 20, 28),
+             "controls": torch.rand(2, len(CONTROL_NAMES)), "prompt": ["", "dark"]}
+    fused = engine.train_forward(model, batch)
+    assert fused.shape == (2, 1, 20, 28)
+    assert 0.0 <= float(fused.detach().min()) and float(fused.detach().max()) <= 1.0
+    (fused - batch["ir_clean"]).abs().mean().backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_create_model_rejects_unknown_config():
+    with pytest.raises(ValueError, match="unknown keys"):
+        LiteEngine().create_model({"depth": 3})
+
+
+def test_thermal_emphasis_raises_hot_regions_monotonically(scene):
+    ir, vis = scene
+    hot = ir > 0.8 * 255
+    means = []
+    for te in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        fused = napari_textif.fuse(ir, vis, engine="lite", controls=Controls(thermal_emphasis=te)).image
+        means.append(float(fused.mean(axis=2)[hot].mean()))
+    assert all(b > a for a, b in itertools.pairwise(means)), means
+
+
+def test_detail_emphasis_raises_spatial_frequency_monotonically(scene):
+    ir, vis = scene
+    sfs = []
+    for de in (-1.0, -0.5, 0.0, 0.5, 1.0):
+        fused = napari_textif.fuse(ir, vis, engine="lite", controls=Controls(detail_emphasis=de)).image
+        sfs.append(_spatial_frequency(fused.mean(axis=2)))
+    assert all(b > a for a, b in itertools.pairwise(sfs)), sfs
+
+
+def test_importing_the_engine_module_does_not_import_torch():
+    code = "import sys, napari_textif.engines.lite; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

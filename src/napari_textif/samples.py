@@ -108,10 +108,11 @@ def _visible(
 
 
 def _infrared(m: dict[str, np.ndarray], texture: np.ndarray) -> np.ndarray:
-    ir = 0.35 + 0.1 * texture
-    ir[m["sky"]] = 0.1
-    ir[m["road"]] = 0.45
-    ir[m["buildings"]] = 0.4 + 0.05 * texture[m["buildings"]]
+    ir = 0.3 + 0.25 * texture
+    ir[m["sky"]] = 0.08 + 0.1 * texture[m["sky"]]
+    ir[m["road"]] = 0.42 + 0.08 * texture[m["road"]]
+    ir[m["buildings"]] = 0.38 + 0.12 * texture[m["buildings"]]
+    ir[m["windows"]] = 0.55
     ir[m["car"]] = 0.75
     ir[m["people"]] = 0.95
     return np.clip(ndimage.gaussian_filter(ir, 1.2), 0, 1)

@@ -1,0 +1,87 @@
+"""Each classical restoration step moves the statistic it targets, and strength 0 is identity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_textif import pyramid, restoration
+from napari_textif.imaging import to_gray
+
+
+@pytest.fixture(scope="module")
+def scene(pair) -> np.ndarray:
+    return to_gray(pair[1].astype(np.float32) / 255.0)
+
+
+STEPS = ["brighten", "compress_highlights", "denoise", "dehaze", "derain", "sharpen",
+         "stretch_contrast", "destripe"]
+
+
+@pytest.mark.parametrize("name", STEPS)
+def test_strength_zero_is_identity_and_input_untouched(scene, name):
+    before = scene.copy()
+    out = getattr(restoration, name)(scene, 0.0)
+    np.testing.assert_array_equal(out, scene)
+    getattr(restoration, name)(scene, 0.8)
+    np.testing.assert_array_equal(scene, before)
+
+
+def test_brighten_raises_mean(scene):
+    dark = scene**3 * 0.2
+    assert restoration.brighten(dark, 0.8).mean() > dark.mean() + 0.15
+
+
+def test_compress_highlights_lowers_clipped_fraction(scene):
+    glare = np.clip(scene * 1.8 + 0.2, 0, 1)
+    assert (restoration.compress_highlights(glare, 0.8) > 0.98).mean() < (glare > 0.98).mean()
+
+
+def test_denoise_reduces_noise(scene):
+    noisy = np.clip(scene + np.random.default_rng(0).normal(0, 0.08, scene.shape), 0, 1).astype(np.float32)
+    assert np.abs(restoration.denoise(noisy, 0.8) - scene).mean() < np.abs(noisy - scene).mean()
+
+
+def test_dehaze_restores_contrast(scene):
+    hazy = (scene * 0.4 + 0.55).astype(np.float32)
+    assert restoration.dehaze(hazy, 0.8).std() > hazy.std() * 1.3
+
+
+def test_derain_removes_bright_streaks(scene):
+    rainy = scene.copy()
+    rainy[:, 10::17] = np.clip(rainy[:, 10::17] + 0.4, 0, 1)
+    assert np.abs(restoration.derain(rainy, 1.0) - scene).mean() < np.abs(rainy - scene).mean()
+
+
+def test_sharpen_raises_gradient_energy(scene):
+    blurred = ndimage.gaussian_filter(scene, 1.5)
+    assert np.abs(np.diff(restoration.sharpen(blurred, 0.8))).mean() > np.abs(np.diff(blurred)).mean()
+
+
+def test_stretch_contrast_widens_range(scene):
+    flat = (0.45 + 0.1 * scene).astype(np.float32)
+    assert restoration.stretch_contrast(flat, 0.8).std() > 2 * flat.std()
+
+
+def test_destripe_flattens_column_means(scene):
+    offsets = np.random.default_rng(2).normal(0, 0.05, scene.shape[1])
+    striped = np.clip(scene + offsets[None, :], 0, 1).astype(np.float32)
+    fixed = restoration.destripe(striped, 1.0)
+    assert np.std(np.diff(fixed.mean(0))) < 0.5 * np.std(np.diff(striped.mean(0)))
+
+
+def test_guided_filter_preserves_a_step_edge():
+    step = np.zeros((32, 32), np.float32)
+    step[:, 16:] = 1.0
+    out = restoration.guided_filter(step, step, radius=3, eps=1e-4)
+    assert out[:, 14].max() < 0.05 and out[:, 18].min() > 0.95
+
+
+def test_laplacian_fusion_of_an_image_with_itself_is_identity(scene):
+    np.testing.assert_allclose(pyramid.laplacian_fusion(scene, scene), scene, atol=1e-5)
+
+
+def test_laplacian_fusion_validates_shapes(scene):
+    with pytest.raises(ValueError, match="one shape"):
+        pyramid.laplacian_fusion(scene, scene[:-1])

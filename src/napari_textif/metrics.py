@@ -334,9 +334,8 @@ def _vif_pair(ref: np.ndarray, dist: np.ndarray) -> float:
         )
         scale_num, scale_den = _vif_scale(e11 - mu1 * mu1, e22 - mu2 * mu2, e12 - mu1 * mu2)
         num, den = num + scale_num, den + scale_den
-    if den == 0.0:
-        return 1.0 if num == 0.0 else float("inf")
-    return float(num / den)
+    # den == 0 only for a flat reference, where num is 0 too: 0/0, reported as 1 by the evaluator
+    return float(num / den) if den > 0.0 else 1.0
 
 
 def _vif_scale(s11: np.ndarray, s22: np.ndarray, s12: np.ndarray) -> tuple[float, float]:

@@ -1,0 +1,213 @@
+"""Training smoke tests with a tiny engine that implements the trainable-engine protocol."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_textif.engines import Engine, EngineOutput, FusionRequest, register_engine  # noqa: E402
+from napari_textif.io import write_image  # noqa: E402
+from napari_textif.samples import synthetic_pair  # noqa: E402
+
+TINY = "tiny-test"
+
+
+class TinyNet(torch.nn.Module):
+    """Predicts a per-pixel blend of infrared and visible luminance, steered by the Controls."""
+
+    def __init__(self, width: int = 8, n_controls: int = 11) -> None:
+        super().__init__()
+        self.body = torch.nn.Sequential(
+            torch.nn.Conv2d(2, width, 3, padding=1), torch.nn.ReLU(), torch.nn.Conv2d(width, 2, 3, padding=1)
+        )
+        self.film = torch.nn.Linear(n_controls, 2)
+
+    def forward(self, ir: torch.Tensor, vis_y: torch.Tensor, controls: torch.Tensor) -> torch.Tensor:
+        out = self.body(torch.cat([ir, vis_y], 1)) + self.film(controls)[:, :, None, None]
+        weight, residual = torch.sigmoid(out[:, :1]), 0.1 * torch.tanh(out[:, 1:])
+        return (weight * ir + (1 - weight) * vis_y + residual).clamp(0, 1)
+
+
+class TinyEngine(Engine):
+    name: ClassVar[str] = TINY
+    description: ClassVar[str] = "test-only tiny trainable engine"
+    trainable: ClassVar[bool] = True
+
+    def run(self, request: FusionRequest) -> EngineOutput:
+        raise NotImplementedError("only used for training tests")
+
+    def default_config(self) -> dict[str, Any]:
+        return {"width": 8}
+
+    def create_model(self, config: Mapping[str, Any] | None = None) -> torch.nn.Module:
+        return TinyNet(**(config or self.default_config()))
+
+    def train_forward(self, model: torch.nn.Module, batch: dict) -> torch.Tensor:
+        vis = batch["vis"]
+        vis_y = 0.299 * vis[:, :1] + 0.587 * vis[:, 1:2] + 0.114 * vis[:, 2:3]
+        return model(batch["ir"], vis_y, batch["controls"])
+
+
+@pytest.fixture(autouse=True)
+def _tiny_engine():
+    register_engine(TINY, TinyEngine)
+    torch.set_num_threads(1)
+
+
+def _write_pairs(folder, count: int, seed: int, shape=(64, 80)):
+    for i in range(count):
+        ir, vis = synthetic_pair(shape=shape, seed=seed + i)
+        write_image(folder / "ir" / f"p{i}.png", ir / 255)
+        write_image(folder / "vi" / f"p{i}.png", vis / 255)
+    return folder
+
+
+@pytest.fixture
+def folders(tmp_path):
+    return _write_pairs(tmp_path / "train", 3, 10), _write_pairs(tmp_path / "val", 1, 50, (56, 56))
+
+
+def _config(folders, tmp_path, **changes):
+    from napari_textif.training import TrainConfig
+
+    train_dir, val_dir = folders
+    settings = {
+        "engine": TINY, "data": [str(train_dir)], "val": [str(val_dir)],
+        "out": str(tmp_path / "w.safetensors"), "steps": 50, "batch": 4, "crop": 32, "lr": 0.02,
+        "warmup": 5, "val_every": 25,
+        "checkpoint_every": 20, "threads": 1, "seed": 3,
+    }
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def _fixed_batch_loss(config, model) -> float:
+    """The loss of ``model`` on the first 16 training samples (the same for every model)."""
+    from napari_textif.datasets import PairDataset, find_pairs
+    from napari_textif.losses import fusion_loss
+    from napari_textif.training import _collate
+
+    data = PairDataset(find_pairs(config.data), crop=config.crop, seed=config.seed, length=16)
+    batch = _collate([data[i] for i in range(16)])
+    with torch.no_grad():
+        fused = TinyEngine().train_forward(model, batch)
+        return float(fusion_loss(fused, batch["ir_clean"], batch["vis_clean"], batch["controls"])[0])
+
+
+def test_fifty_steps_learn_checkpoint_and_export(folders, tmp_path):
+    from safetensors.torch import load_file
+
+    from napari_textif.training import load_checkpoint, train
+
+    lines: list[str] = []
+    config = _config(folders, tmp_path)
+    torch.manual_seed(config.seed)
+    untrained = TinyEngine().create_model()
+    result = train(config, progress=False, log=lines.append)
+    assert len(result.losses) == 50
+    trained = TinyEngine().create_model()
+    trained.load_state_dict(load_file(str(result.weights)))
+    before, after = _fixed_batch_loss(config, untrained), _fixed_batch_loss(config, trained)
+    assert after < 0.9 * before, (before, after)
+    assert any(line.startswith("val step 50") and "Qabf" in line for line in lines), lines
+    state = load_checkpoint(result.checkpoint)
+    assert state["step"] == 50 and state["engine"] == TINY
+    assert len(state["data"]) == 3 and state["data"][0]["name"].endswith("train/p0")
+    assert "optimizer" in state and state["config"]["crop"] == 32
+    exported = load_file(str(result.weights))
+    for key, value in state["model"].items():
+        torch.testing.assert_close(exported[key], value)
+    record = json.loads(result.sidecar.read_text())
+    assert record["engine"] == TINY and record["controls_version"] == 1
+    assert record["training"]["steps"] == 50 and record["training"]["data_sets"][0]["pairs"] == 3
+    assert set(record["training"]["metrics"]) >= {"loss", "EN", "SSIM"}
+
+
+def test_resume_continues_from_the_saved_step_with_the_same_batches(folders, tmp_path):
+    from napari_textif.training import load_checkpoint, train
+
+    quiet = {"progress": False, "log": lambda line: None}
+    straight = train(_config(folders, tmp_path / "a", steps=30, val_every=100), **quiet)
+
+    def stop_at_20(step, terms):
+        if step == 20:
+            raise KeyboardInterrupt
+
+    config = _config(folders, tmp_path / "b", steps=30, val_every=100)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, **quiet, callback=stop_at_20)
+    assert load_checkpoint(config.paths["checkpoint"])["step"] == 20
+    resumed = train(config, resume=True, **quiet)
+    assert resumed.start_step == 20 and len(resumed.losses) == 10
+    np.testing.assert_allclose(resumed.losses, straight.losses[20:], rtol=1e-5)
+    a = load_checkpoint(straight.checkpoint)["model"]
+    b = load_checkpoint(resumed.checkpoint)["model"]
+    for key in a:
+        torch.testing.assert_close(a[key], b[key])
+
+
+def test_resume_refuses_other_data_and_other_engine(folders, tmp_path):
+    from napari_textif.training import train
+
+    config = _config(folders, tmp_path, steps=4, val_every=100)
+    train(config, progress=False, log=lambda s: None)
+    other = _write_pairs(tmp_path / "other", 2, 80)
+    with pytest.raises(ValueError, match="same --data"):
+        train(_config((other, folders[1]), tmp_path, steps=8), resume=True, progress=False)
+    with pytest.raises(ValueError, match="engine"):
+        train(_config(folders, tmp_path, engine="lite", steps=8), resume=True, progress=False,
+              log=lambda s: None)
+
+
+def test_resume_without_checkpoint_starts_fresh(folders, tmp_path):
+    from napari_textif.training import train
+
+    lines: list[str] = []
+    result = train(_config(folders, tmp_path, steps=3, val_every=100), resume=True, progress=False,
+                   log=lines.append)
+    assert result.start_step == 0 and "no checkpoint" in lines[0]
+
+
+def test_untrainable_engine_and_bad_config_are_named(folders, tmp_path):
+    from napari_textif.training import TrainConfig, train
+
+    with pytest.raises(ValueError, match="not trainable"):
+        train(_config(folders, tmp_path, engine="classic"), progress=False)
+    with pytest.raises(ValueError, match=r"out must be a \.safetensors"):
+        TrainConfig(engine=TINY, data=["x"], out="w.pt", steps=5)
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        TrainConfig(engine=TINY, data=["x"], out="w.safetensors", steps=0)
+
+
+def test_lr_schedule_warms_up_then_decays():
+    from napari_textif.training import TrainConfig, _lr_factor
+
+    factor = _lr_factor(TrainConfig(engine=TINY, data=["x"], out="w.safetensors", steps=100, warmup=10))
+    values = [factor(s) for s in range(100)]
+    assert values[0] < values[5] < values[10] and values[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in itertools.pairwise(values[10:])) and values[-1] < 0.05
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    from napari_textif.training import save_checkpoint
+
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"step": 1})
+
+    def broken_save(obj, fh):
+        fh.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, {"step": 2})
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=True) == {"step": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]

@@ -14,8 +14,10 @@ from scipy import ndimage
 def _fractal_noise(shape: tuple[int, int], rng: np.random.Generator, octaves: int = 5) -> np.ndarray:
     out = np.zeros(shape, np.float32)
     for octave in range(octaves):
-        sigma = max(shape) / (4 * 2**octave)
-        layer = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), sigma)
+        step = max(1, int(max(shape) / (8 * 2**octave)))
+        coarse = rng.standard_normal((shape[0] // step + 2, shape[1] // step + 2)).astype(np.float32)
+        coarse = ndimage.gaussian_filter(coarse, 1.0)
+        layer = ndimage.zoom(coarse, step, order=1)[: shape[0], : shape[1]]
         out += layer / (layer.std() + 1e-8) / 2**octave
     return (out - out.min()) / (np.ptp(out) + 1e-8)
 

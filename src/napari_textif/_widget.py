@@ -208,6 +208,7 @@ class Outcome:
     data: np.ndarray
     results: list[FusionResult]
     seconds: float
+    layer: Any = None
 
 
 @dataclasses.dataclass
@@ -280,8 +281,21 @@ def fusion_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
         return None
     finally:
         release_gpu_memory()
-    yield Progress(1.0, "adding the result layer")
-    return Outcome(job, data, results, time.perf_counter() - state.started)
+    outcome = Outcome(job, data, results, time.perf_counter() - state.started)
+    yield Progress(1.0, "preparing the result layer")
+    outcome.layer = result_layer(outcome)
+    return outcome
+
+
+def result_layer(outcome: Outcome) -> napari.layers.Image:
+    """Build (not add) the result layer; done in the worker so the GUI thread only inserts it."""
+    job = outcome.job
+    is_rgb = outcome.results[0].image.ndim == 3
+    kwargs = {k: v for k, v in job.layer_kwargs.items() if v is not None}
+    return napari.layers.Image(
+        outcome.data, name=job.name, rgb=is_rgb, contrast_limits=(0.0, 1.0),
+        metadata=provenance(outcome), **kwargs,
+    )
 
 
 def analysis_steps(ir: np.ndarray, vis: np.ndarray) -> Iterator[Progress]:
@@ -770,13 +784,7 @@ class FusionWidget(Container):
             show_info("Fusion notes:\n" + "\n".join(notes))
 
     def _add_result(self, outcome: Outcome) -> Any:
-        job = outcome.job
-        is_rgb = outcome.data.shape[-1] == 3 and outcome.results[0].image.ndim == 3
-        kwargs = {k: v for k, v in job.layer_kwargs.items() if v is not None}
-        layer = napari.layers.Image(
-            outcome.data, name=job.name, rgb=is_rgb, contrast_limits=(0.0, 1.0),
-            metadata=provenance(outcome), **kwargs,
-        )
+        job, layer = outcome.job, outcome.layer
         previous = None if self.keep_previous.value else self._previous_result(job.key)
         if previous is None:
             self._viewer.layers.append(layer)

@@ -146,3 +146,26 @@ def test_bad_input_is_named(kwargs, error, words):
     args.update(kwargs)
     with pytest.raises(error, match=words):
         degrade(args["image"], args["kind"], args["strength"], args["rng"])
+
+
+def test_cli_degrade_writes_a_seeded_copy(tmp_path, pair):
+    from napari_textif.cli import main
+    from napari_textif.io import read_image, write_image
+
+    source = write_image(tmp_path / "vis.png", pair[1].astype(np.float32) / 255)
+    for name in ("a.png", "b.png"):
+        code = main(["degrade", str(source), str(tmp_path / name), "--kind", "vis_low_light",
+                     "--strength", "0.8", "--seed", "4"])
+        assert code == 0
+    a, b = read_image(tmp_path / "a.png"), read_image(tmp_path / "b.png")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == pair[1].shape and a.mean() < 0.6 * pair[1].mean()
+
+
+def test_cli_degrade_rejects_bad_strength(tmp_path, pair, capsys):
+    from napari_textif.cli import main
+    from napari_textif.io import write_image
+
+    source = write_image(tmp_path / "ir.png", pair[0].astype(np.float32) / 255)
+    code = main(["degrade", str(source), str(tmp_path / "o.png"), "--kind", "ir_noise", "--strength", "3"])
+    assert code == 2 and "strength must lie in [0, 1]" in capsys.readouterr().err

@@ -211,3 +211,20 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert torch.load(path, weights_only=True) == {"step": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
+
+
+def test_cli_train_and_resume(folders, tmp_path, capsys):
+    from napari_textif.cli import main
+
+    train_dir, val_dir = folders
+    out = tmp_path / "cli.safetensors"
+    args = ["train", "--engine", TINY, "--data", str(train_dir), "--val", str(val_dir), "--steps", "6",
+            "--batch", "2", "--crop", "32", "--out", str(out), "--threads", "1", "--no-progress",
+            "--val-every", "6"]
+    assert main(args) == 0
+    assert "steps 0..6" in capsys.readouterr().out
+    assert main([*args[:8], "8", *args[9:], "--resume"]) == 0
+    text = capsys.readouterr().out
+    assert "resumed from" in text and "steps 6..8" in text
+    assert json.loads(out.with_suffix(".json").read_text())["training"]["steps"] == 8
+    assert main([*args, "--model-config", "[1]"]) == 2

@@ -19,6 +19,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "checkpoint",
     "evaluate",
     "prompt",
+    "degrade",
+    "train",
 )
 
 

@@ -154,6 +154,21 @@ def test_embedded_clip_features_equal_open_clip_with_same_weights(checkpoint):
     assert torch.allclose(ours, expected, atol=1e-6)
     assert encoder.encode(prompt) is ours  # cached per prompt
     assert not torch.allclose(encoder.encode("a bright thermal target"), ours, atol=1e-3)
+    # The same weights given as a separate CLIP file (open_clip key layout, safetensors).
+    from safetensors.torch import save_file
+
+    clip_file = checkpoint.parent / "clip_text.safetensors"
+    save_file({k: v.contiguous() for k, v in encoder_state(reference).items()}, str(clip_file))
+    from_file = text_encoder.load_text_encoder(clip_weights=clip_file)
+    assert from_file.source == "file:clip_text.safetensors"
+    assert torch.allclose(from_file.encode(prompt), expected, atol=1e-6)
+
+
+def encoder_state(model) -> dict:
+    """The text-tower tensors of an open_clip CLIP model."""
+    from napari_textif import text_encoder
+
+    return text_encoder.text_tower_state(model.state_dict())
 
 
 @pytest.mark.slow

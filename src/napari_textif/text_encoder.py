@@ -124,8 +124,8 @@ def unavailable_message() -> str:
     return (
         "no CLIP ViT-B/32 text weights are available. Options: (1) use an official Text-IF "
         "checkpoint (it carries CLIP under model_clip.*) or its safetensors export; "
-        "(2) pass a local CLIP weights file with options={'clip_weights': path} "
-        "(CLI: --clip-weights); (3) allow open_clip to download the OpenAI weights once with "
+        "(2) pass a local CLIP weights file with options={'clip_weights': path}; "
+        "(3) allow open_clip to download the OpenAI weights once with "
         "options={'allow_download': True} or NAPARI_TEXTIF_ALLOW_DOWNLOAD=1"
     )
 

@@ -22,7 +22,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -128,7 +128,7 @@ class TextIFEngine(Engine):
         "The paper's Text-IF network with CLIP text guidance, on the authors' checkpoints "
         "(RGB output, any size, tiled when large)"
     )
-    output: ClassVar[str] = "rgb"  # type: ignore[assignment]
+    output: ClassVar[Literal["luminance", "rgb"]] = "rgb"
     needs: ClassVar[tuple[str, ...]] = ("torch", "open_clip_torch", "an official Text-IF checkpoint")
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "open_clip", "safetensors")
 
@@ -291,7 +291,8 @@ class _Runner:
         text = self.text.to(device)
         kind = device.split(":")[0]
         dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(self.precision)
-        with torch.autocast(kind, dtype=dtype or torch.float32, enabled=dtype is not None):
+        enabled = dtype is not None and kind == "cuda"
+        with torch.autocast(kind, dtype=dtype or torch.float32, enabled=enabled):
             out = self.net(tensors[0], tensors[1], text)
         fused = out[0].float().permute(1, 2, 0).cpu().numpy()
         return imaging.crop_to(fused, shape)

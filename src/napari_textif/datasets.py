@@ -196,7 +196,7 @@ def _ems_kinds(folder: Path) -> tuple[str | None, str | None]:
     """The degradation an EMS folder's captures carry, from the folder names above it."""
     for part in reversed([p.lower() for p in folder.parts[-3:]]):
         for word, kind in _EMS_KINDS:
-            if word in part:
+            if re.search(rf"(^|[^a-z]){word}($|[^a-z])", part):
                 return (kind, None) if kind.startswith("ir_") else (None, kind)
     return None, None
 

@@ -1,0 +1,157 @@
+"""Fusion losses: the metric SSIM, the paper's weight table, preferences and shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from napari_textif import metrics  # noqa: E402
+from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS, Controls  # noqa: E402
+from napari_textif.losses import (  # noqa: E402
+    COLOR_WEIGHT,
+    KIND_WEIGHTS,
+    NEUTRAL_WEIGHTS,
+    fusion_loss,
+    loss_weights,
+    luminance,
+    sobel,
+    ssim,
+)
+
+
+def _controls(**values: float) -> torch.Tensor:
+    return torch.tensor([Controls(**values).to_vector()], dtype=torch.float32)
+
+
+def _batch(seed: int = 0, size: int = 24):
+    g = torch.Generator().manual_seed(seed)
+    ir = torch.rand(2, 1, size, size, generator=g)
+    vis = torch.rand(2, 3, size, size, generator=g)
+    return ir, vis
+
+
+def test_ssim_equals_the_metric():
+    # Whole grey levels, which the metric works on, so both see the same numbers.
+    g = torch.Generator().manual_seed(1)
+    x = torch.randint(0, 256, (3, 1, 20, 26), generator=g).double()
+    y = (x + torch.randint(0, 80, x.shape, generator=g)).clamp(0, 255) / 255
+    x = x / 255
+    ours = ssim(x, y).numpy()
+    expected = [metrics.ssim(x[i, 0].numpy(), y[i, 0].numpy(), data_range=255.0) for i in range(3)]
+    np.testing.assert_allclose(ours, expected, rtol=1e-10)
+    assert float(ssim(x, x)[0]) == pytest.approx(1.0)
+
+
+def test_sobel_matches_the_metric_kernels():
+    image = torch.rand(1, 1, 9, 11, dtype=torch.float64)
+    gx, gy = sobel(image)
+    from scipy import ndimage
+
+    padded = np.pad(image[0, 0].numpy(), 1, mode="edge")
+    ref_x = np.abs(ndimage.correlate(padded, np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]))[1:-1, 1:-1])
+    ref_y = np.abs(ndimage.correlate(padded, np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]))[1:-1, 1:-1])
+    np.testing.assert_allclose(gx[0, 0].numpy(), ref_x, atol=1e-12)
+    np.testing.assert_allclose(gy[0, 0].numpy(), ref_y, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", DEGRADATIONS)
+def test_one_kind_at_full_strength_gets_its_table_row(kind):
+    weights = loss_weights(_controls(**{kind: 1.0}))
+    assert [float(weights[k]) for k in ("intensity", "ssim", "gradient")] == list(KIND_WEIGHTS[kind])
+    assert float(weights["color"]) == COLOR_WEIGHT
+
+
+def test_paper_table_and_neutral_weights():
+    assert KIND_WEIGHTS["vis_low_light"] == (8, 1, 10)
+    assert KIND_WEIGHTS["vis_overexposure"] == (4, 0, 2)
+    assert KIND_WEIGHTS["ir_low_contrast"] == (8, 1, 10)
+    assert KIND_WEIGHTS["ir_noise"] == (6, 1, 10)
+    weights = loss_weights(_controls())
+    assert [float(weights[k]) for k in ("intensity", "ssim", "gradient")] == list(NEUTRAL_WEIGHTS)
+
+
+def test_weights_mix_linearly_and_never_go_negative():
+    half = loss_weights(_controls(vis_overexposure=0.5))
+    assert float(half["intensity"]) == pytest.approx((NEUTRAL_WEIGHTS[0] + 4.0) / 2)
+    both = loss_weights(_controls(vis_overexposure=1.0, vis_noise=1.0, vis_rain=1.0))
+    assert all(float(v) >= 0 for v in both.values())
+    assert float(both["gradient"]) == 0.0  # 10 - 8 - 4 - 2, clipped
+
+
+def test_perfect_fusion_of_identical_sources_costs_nothing():
+    ir, _ = _batch()
+    vis = ir.repeat(1, 3, 1, 1)
+    total, _ = fusion_loss(ir.clone(), ir, vis, torch.zeros(2, len(CONTROL_NAMES)))
+    assert float(total) == pytest.approx(0.0, abs=1e-6)
+    total_rgb, _ = fusion_loss(vis.clone(), ir, vis, torch.zeros(2, len(CONTROL_NAMES)))
+    assert float(total_rgb) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_intensity_targets_the_brighter_source():
+    ir, vis = _batch()
+    controls = torch.zeros(2, len(CONTROL_NAMES))
+    _, at_max = fusion_loss(torch.maximum(ir, luminance(vis)), ir, vis, controls)
+    _, at_mean = fusion_loss(0.5 * (ir + luminance(vis)), ir, vis, controls)
+    assert float(at_max["intensity"]) == 0.0 and float(at_mean["intensity"]) > 0.5
+
+
+def test_thermal_emphasis_raises_the_infrared_part_of_the_intensity_term():
+    ir, vis = _batch()
+    visible_only = luminance(vis)  # misses every pixel where the infrared is brighter
+    terms = {}
+    for t in (-1.0, 0.0, 1.0):
+        controls = _controls(thermal_emphasis=t).repeat(2, 1)
+        terms[t] = float(fusion_loss(visible_only, ir, vis, controls)[1]["intensity"])
+    assert terms[-1.0] < terms[0.0] < terms[1.0]
+    # The infrared image alone misses the visible-brighter pixels: cheaper with thermal emphasis.
+    favoured, disfavoured = (
+        float(fusion_loss(ir, ir, vis, _controls(thermal_emphasis=t).repeat(2, 1))[1]["intensity"])
+        for t in (1.0, -1.0)
+    )
+    assert favoured < disfavoured
+
+
+def test_detail_emphasis_scales_the_gradient_term():
+    ir, vis = _batch()
+    fused = 0.5 * (ir + luminance(vis))
+    values = [float(fusion_loss(fused, ir, vis, _controls(detail_emphasis=d).repeat(2, 1))[1]["gradient"])
+              for d in (-1.0, 0.0, 1.0)]
+    assert values[0] == pytest.approx(values[1] * 0.5) and values[2] == pytest.approx(values[1] * 1.5)
+
+
+def test_color_term_only_for_rgb_outputs():
+    ir, vis = _batch()
+    controls = torch.zeros(2, len(CONTROL_NAMES))
+    assert float(fusion_loss(luminance(vis), ir, vis, controls)[1]["color"]) == 0.0
+    assert float(fusion_loss(vis, ir, vis, controls)[1]["color"]) == 0.0
+    gray = luminance(vis).repeat(1, 3, 1, 1)
+    assert float(fusion_loss(gray, ir, vis, controls)[1]["color"]) > 0.1
+
+
+def test_loss_has_gradients_and_per_sample_weights():
+    ir, vis = _batch()
+    fused = torch.full_like(ir, 0.5, requires_grad=True)
+    controls = torch.cat([_controls(vis_overexposure=1.0), _controls(vis_blur=1.0)])
+    total, _ = fusion_loss(fused, ir, vis, controls)
+    total.backward()
+    assert torch.isfinite(fused.grad).all() and fused.grad.abs().sum() > 0
+    one, _ = fusion_loss(fused[:1], ir[:1], vis[:1], controls[:1])
+    two, _ = fusion_loss(fused[1:], ir[1:], vis[1:], controls[1:])
+    assert float(total) == pytest.approx((float(one) + float(two)) / 2, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("fused_shape", "controls_shape", "words"),
+    [
+        ((2, 2, 24, 24), (2, 11), "1 or 3 channels"),
+        ((2, 1, 20, 24), (2, 11), "to match fused"),
+        ((2, 1, 24, 24), (2, 9), r"controls must have shape \(B, 11\)"),
+        ((2, 1, 24, 24), (3, 11), "one per sample"),
+    ],
+)
+def test_shape_errors_are_named(fused_shape, controls_shape, words):
+    ir, vis = _batch()
+    with pytest.raises(ValueError, match=words):
+        fusion_loss(torch.rand(fused_shape), ir, vis, torch.zeros(controls_shape))

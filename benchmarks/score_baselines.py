@@ -27,8 +27,7 @@ import numpy as np
 
 from napari_textif import imaging, metrics
 from napari_textif.api import prepare_pair
-from napari_textif.evaluate import images_by_stem
-from napari_textif.io import quantize, read_image
+from napari_textif.io import list_images, quantize, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 #: CDDFuse (CVPR 2023) on its 50 RoadScene test pairs, SSIM in the literature convention.
@@ -78,8 +77,8 @@ def default_data() -> Path:
 
 def load_pairs(data: Path, limit: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """The first ``limit`` pairs (all when 0) of ``data/ir`` and ``data/vi``, sorted by name."""
-    ir_files = images_by_stem(data / "ir", role="infrared")
-    vis_files = images_by_stem(data / "vi", role="visible")
+    ir_files = list_images(data / "ir", role="infrared")
+    vis_files = list_images(data / "vi", role="visible")
     stems = sorted(set(ir_files) & set(vis_files))
     stems = stems[:limit] if limit > 0 else stems
     return [(s, read_image(ir_files[s]), read_image(vis_files[s])) for s in stems]

@@ -12,7 +12,7 @@ import pytest
 
 from napari_textif import evaluate, metrics
 from napari_textif.cli import main
-from napari_textif.io import read_image, write_image
+from napari_textif.io import list_images, read_image, write_image
 from napari_textif.samples import synthetic_pair
 
 NAMES = ("scene_a", "scene_b", "scene_c")
@@ -179,7 +179,7 @@ def test_fifty_roadscene_pairs_under_a_minute(tmp_path):
 
     root = require_shared("ivif", "roadscene")
     ir_dir, vis_dir = root / "ir", root / "vi"
-    stems = sorted(evaluate.images_by_stem(ir_dir, role="infrared"))[:50]
+    stems = sorted(list_images(ir_dir, role="infrared"))[:50]
     fused_dir = tmp_path / "fused"
     for stem in stems:
         ir = read_image(next(ir_dir.glob(f"{stem}.*"))).astype(np.float64)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_textif import metrics
-from napari_textif.io import READ_SUFFIXES, read_image
+from napari_textif.io import READ_SUFFIXES, list_images, read_image
 
 #: ``progress(done, total)`` after each scored image.
 Progress = Callable[[int, int], None]
@@ -106,43 +106,17 @@ def _describe(convention: str) -> str:
     return f"{convention} (data_range {metrics.ssim_data_range(convention):g} on 0..255)"
 
 
-def images_by_stem(folder: str | Path, *, role: str) -> dict[str, Path]:
-    """Map file stem -> path for the readable images in ``folder``.
-
-    Raises
-    ------
-    NotADirectoryError
-        When ``folder`` is not a folder.
-    ValueError
-        When two images share a stem (``x.png`` and ``x.jpg``), which makes matching ambiguous.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise NotADirectoryError(f"{role} folder not found: {folder}")
-    found: dict[str, Path] = {}
-    for path in sorted(folder.iterdir()):
-        if not (path.is_file() and path.suffix.lower() in READ_SUFFIXES):
-            continue
-        if path.stem in found:
-            raise ValueError(
-                f"{role} folder {folder} has two images named {path.stem!r} "
-                f"({found[path.stem].name}, {path.name}); keep one so pairs match by name"
-            )
-        found[path.stem] = path
-    return found
-
-
 def match_folders(fused_dir: str | Path, ir_dir: str | Path, vis_dir: str | Path) -> list[Triple]:
     """Pair every fused image with the infrared and visible images of the same stem.
 
     Sources without a fused image are ignored; a fused image without both
     partners is an error that lists every such image.
     """
-    fused = images_by_stem(fused_dir, role="fused")
+    fused = list_images(fused_dir, role="fused")
     if not fused:
         raise ValueError(f"no images ({', '.join(READ_SUFFIXES)}) found in the fused folder {fused_dir}")
-    infrared = images_by_stem(ir_dir, role="infrared")
-    visible = images_by_stem(vis_dir, role="visible")
+    infrared = list_images(ir_dir, role="infrared")
+    visible = list_images(vis_dir, role="visible")
     _check_partners(fused, infrared, ir_dir, "infrared")
     _check_partners(fused, visible, vis_dir, "visible")
     return [Triple(stem, path, infrared[stem], visible[stem]) for stem, path in fused.items()]

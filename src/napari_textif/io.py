@@ -125,11 +125,34 @@ def _write_png16(path: Path, data: np.ndarray) -> None:
         writer.write(fh, data.reshape(height, width * planes).tolist())
 
 
-def list_images(folder: str | Path) -> dict[str, Path]:
-    """Map file stem -> path for the readable images directly inside ``folder``."""
+def list_images(folder: str | Path, *, role: str = "image") -> dict[str, Path]:
+    """Map file stem -> path for the readable images directly inside ``folder``.
+
+    Parameters
+    ----------
+    folder : str or Path
+    role : str
+        What the folder holds ("infrared", "fused"...), used in error messages.
+
+    Raises
+    ------
+    NotADirectoryError
+        When ``folder`` is not a folder.
+    ValueError
+        When two images share a stem (``x.png`` and ``x.jpg``): matching by name
+        would be ambiguous.
+    """
     folder = Path(folder)
     if not folder.is_dir():
-        raise NotADirectoryError(f"not a folder: {folder}")
-    return {
-        p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in READ_SUFFIXES
-    }
+        raise NotADirectoryError(f"{role} folder not found: {folder}")
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if not (path.is_file() and path.suffix.lower() in READ_SUFFIXES):
+            continue
+        if path.stem in found:
+            raise ValueError(
+                f"{role} folder {folder} has two images named {path.stem!r} "
+                f"({found[path.stem].name}, {path.name}); keep one so pairs match by name"
+            )
+        found[path.stem] = path
+    return found

@@ -90,7 +90,7 @@ def run_fuse(args: argparse.Namespace) -> int:
 
 def match_pairs(ir_dir: Path, vis_dir: Path) -> tuple[list[tuple[str, Path, Path]], list[str]]:
     """Pairs matched by stem, and the names found in only one folder."""
-    irs, viss = list_images(ir_dir), list_images(vis_dir)
+    irs, viss = list_images(ir_dir, role="infrared"), list_images(vis_dir, role="visible")
     pairs = [(stem, irs[stem], viss[stem]) for stem in sorted(set(irs) & set(viss))]
     unmatched = sorted(set(irs) ^ set(viss))
     return pairs, unmatched

@@ -155,6 +155,41 @@ def real(data: Path, weights: str | None):  # type: ignore[no-untyped-def]
     return out
 
 
+def _strip(images: list[np.ndarray], height: int = 180) -> np.ndarray:
+    """Side-by-side panels (gray ones as RGB), each resized to ``height`` rows."""
+    from scipy import ndimage
+
+    panels = []
+    for image in images:
+        rgb = image if image.ndim == 3 else np.repeat(image[..., None], 3, -1)
+        zoom = height / rgb.shape[0]
+        panels.append(np.clip(ndimage.zoom(rgb, (zoom, zoom, 1), order=1), 0, 1))
+        panels.append(np.ones((height, 4, 3), np.float32))
+    return np.concatenate(panels[:-1], axis=1)
+
+
+def figures(pairs, weights, folder: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """Write infrared | visible | lite | Laplacian strips for some held-out and degraded cases."""
+    from napari_textif.io import write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fns = methods(weights)
+    written = []
+    cases = [(f"normal_{name.replace('/', '_')}", ir, vis, "") for name, ir, vis in pairs[::6][:4]]
+    for kind, strength in (("vis_low_light", 0.9), ("vis_overexposure", 0.7), ("ir_stripe_noise", 0.8)):
+        _, ir, vis = pairs[len(pairs) // 2]
+        ir_d, vis_d = degrade_pair(ir, vis, {kind: strength}, 11)
+        cases.append((f"{kind}_{strength}", ir_d, vis_d, PROMPTS[kind]))
+    for title, ir, vis, prompt in cases:
+        panels = [ir, vis, _lite(ir, vis, weights), fns["laplacian"](ir, vis)]  # type: ignore[operator]
+        if prompt:
+            panels.insert(3, _lite(ir, vis, weights, prompt))
+        path = folder / f"lite_{title}.jpg"
+        write_image(path, _strip(panels))
+        written.append(path.name)
+    return written
+
+
 def _print_table(table: dict[str, dict[str, float]]) -> None:
     print(f"{'method':<10}" + "".join(f"{m:>8}" for m in metrics.METRIC_NAMES))
     for name, row in table.items():
@@ -172,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ssim-convention", default="literature", choices=("literature", "correct"))
     parser.add_argument("--parts", default="normal,simulated,real")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--figures", type=Path, default=None, help="write example strips here")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -199,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
         for kind, row in report["real"].items():  # type: ignore[union-attr]
             print(f"  {kind:<18} n={row['scenes']:2d} PSNR {row['psnr_neutral']:6.2f} -> "
                   f"{row['psnr_prompt']:6.2f} ({row['psnr_gain']:+.2f} dB)  SSIM {row['ssim_gain']:+.4f}")
+    if args.figures:
+        report["figures"] = figures(pairs, args.weights, args.figures)
+        print("figures:", ", ".join(report["figures"]))  # type: ignore[arg-type]
     report["seconds"] = time.time() - t0
     if args.json:
         args.json.write_text(json.dumps(report, indent=1, default=float))

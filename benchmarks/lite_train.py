@@ -180,14 +180,14 @@ def real_entry(item: dict[str, object], rng: np.random.Generator) -> dict[str, o
             "controls": controls}
 
 
-def crop(entry: dict[str, object], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """A random 128x128 crop (flipped at random) of a pool entry."""
+def crop(entry: dict[str, object], rng: np.random.Generator, size: int = CROP) -> dict[str, np.ndarray]:
+    """A random square crop (flipped at random) of a pool entry."""
     h, w = entry["ir"].shape  # type: ignore[union-attr]
-    r, c = rng.integers(0, h - CROP + 1), rng.integers(0, w - CROP + 1)
+    r, c = rng.integers(0, h - size + 1), rng.integers(0, w - size + 1)
     flip = rng.random() < 0.5
     out = {}
     for key in ("ir", "vis", "ir_t", "vis_t"):
-        x = entry[key][r : r + CROP, c : c + CROP]  # type: ignore[index]
+        x = entry[key][r : r + size, c : c + size]  # type: ignore[index]
         out[key] = np.ascontiguousarray(x[:, ::-1] if flip else x)
     return out
 
@@ -297,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=float, default=300.0, help="seconds between validations")
+    parser.add_argument("--init", type=Path, default=None, help="start from these lite weights")
+    parser.add_argument("--crop", type=int, default=CROP)
+    parser.add_argument("--refresh", type=int, default=REFRESH_PER_STEP, help="pool pairs renewed per step")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -324,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     val_batches = fixed_val_batches(val, 12)
     engine = LiteEngine()
     model = engine.create_model()
+    if args.init is not None:
+        from safetensors.torch import load_file
+
+        model.load_state_dict(load_file(str(args.init)))
     model.to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
 
@@ -346,12 +353,12 @@ def main(argv: list[str] | None = None) -> int:
         progress = (time.time() - start) / max(end - start, 1.0)
         for group in opt.param_groups:
             group["lr"] = lr_at(progress, args.lr)
-        for _ in range(REFRESH_PER_STEP):
+        for _ in range(args.refresh):
             pool[rng.integers(POOL)] = new_entry()
         crops, controls = [], []
         for _ in range(BATCH):
             entry = pool[rng.integers(POOL)]
-            crops.append(crop(entry, rng))
+            crops.append(crop(entry, rng, args.crop))
             controls.append(np.concatenate([entry["controls"][: len(DEGRADATIONS)], preferences(rng)]))
         batch = to_batch(crops, np.stack(controls))
         fused = engine.train_forward(model, batch)

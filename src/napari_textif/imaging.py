@@ -21,6 +21,8 @@ SUPPORTED_DTYPES = ("bool", "uint8", "uint16", "int16", "float32", "float64")
 NARROW_RANGE_FRACTION = 0.25
 ROBUST_PERCENTILES = (0.5, 99.5)
 MIN_SIDE = 2
+#: Rows converted at once when recombining colour (bounds temporary memory on huge images).
+_ROW_BLOCK = 512
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +133,11 @@ def _int_to_float01(array: np.ndarray, name: str) -> tuple[np.ndarray, str | Non
         p_lo, p_hi = np.percentile(array, (0.1, 99.9))
         if (p_hi - p_lo) < NARROW_RANGE_FRACTION * span:
             return _robust_scale(array, name)
-    return ((array.astype(np.float32) - info.min) / span).astype(np.float32), None
+    data = array.astype(np.float32)
+    if info.min:
+        data -= info.min
+    data /= span
+    return data, None
 
 
 def _robust_scale(array: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
@@ -221,9 +227,13 @@ def with_luminance(visible: np.ndarray, luminance: np.ndarray) -> np.ndarray:
     luminance = np.clip(luminance, 0.0, 1.0).astype(np.float32)
     if visible.ndim == 2:
         return luminance
-    ycbcr = rgb_to_ycbcr(visible)
-    ycbcr[..., 0] = luminance
-    return ycbcr_to_rgb(ycbcr)
+    out = np.empty(visible.shape, np.float32)
+    for start in range(0, visible.shape[0], _ROW_BLOCK):
+        rows = slice(start, start + _ROW_BLOCK)
+        ycbcr = rgb_to_ycbcr(visible[rows])
+        ycbcr[..., 0] = luminance[rows]
+        out[rows] = ycbcr_to_rgb(ycbcr)
+    return out
 
 
 def pad_to_multiple(image: np.ndarray, multiple: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -263,15 +273,24 @@ class Tile:
     cols: slice
 
 
-def tile_grid(shape: tuple[int, int], tile: int, overlap: int) -> list[Tile]:
-    """Cover ``shape`` with ``tile``-sized windows that overlap by at least ``overlap``."""
+def tile_grid(shape: tuple[int, int], tile: int, overlap: int, *, align: int = 1) -> list[Tile]:
+    """Cover ``shape`` with ``tile``-sized windows that overlap by at least ``overlap``.
+
+    Window starts are multiples of ``align``, so a network whose strides
+    multiply to ``align`` sees every tile on the same pixel grid as the whole
+    image; the last window in each direction stretches to the border.
+    """
     if tile <= overlap:
         raise ValueError(f"tile must be larger than overlap, got tile={tile}, overlap={overlap}")
-    return [
-        Tile(slice(r, r + min(tile, shape[0])), slice(c, c + min(tile, shape[1])))
-        for r in _starts(shape[0], tile, overlap)
-        for c in _starts(shape[1], tile, overlap)
-    ]
+    rows = _windows(shape[0], tile, overlap, align)
+    cols = _windows(shape[1], tile, overlap, align)
+    return [Tile(r, c) for r in rows for c in cols]
+
+
+def _windows(length: int, tile: int, overlap: int, align: int) -> list[slice]:
+    starts = [s // align * align for s in _starts(length, tile, min(overlap + align - 1, tile - 1))]
+    ends = [min(s + tile, length) for s in starts[:-1]] + [length]
+    return [slice(s, e) for s, e in zip(starts, ends, strict=True)]
 
 
 def _starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -302,6 +321,7 @@ def tiled(
     tile: int,
     overlap: int,
     progress: Callable[[int, int], None] | None = None,
+    align: int = 1,
 ) -> np.ndarray:
     """Apply ``fn`` to overlapping tiles of ``images`` and blend the outputs.
 
@@ -318,9 +338,11 @@ def tiled(
         Tile side and minimum overlap in pixels.
     progress : callable, optional
         Called as ``progress(done, total)`` after each tile; it may raise to cancel.
+    align : int, optional
+        Tile starts are multiples of this (see :func:`tile_grid`).
     """
     shape = images[0].shape[:2]
-    grid = tile_grid(shape, tile, overlap)
+    grid = tile_grid(shape, tile, overlap, align=align)
     out: np.ndarray | None = None
     weight = np.zeros(shape, np.float32)
     for i, t in enumerate(grid):
@@ -333,5 +355,6 @@ def tiled(
         if progress is not None:
             progress(i + 1, len(grid))
     assert out is not None
-    return out / (weight if out.ndim == 2 else weight[..., None])
+    out /= weight if out.ndim == 2 else weight[..., None]
+    return out
 

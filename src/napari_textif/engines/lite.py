@@ -209,7 +209,7 @@ class LiteEngine(Engine):
             "tiles": n_tiles, "tile_size": tile if n_tiles > 1 else None,
             "controls": request.controls.to_dict(),
         }
-        return EngineOutput(np.clip(fused, 0.0, 1.0), device=device, provenance=provenance)
+        return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, provenance=provenance)
 
     @staticmethod
     def _tile_size(options: Mapping[str, Any]) -> int:
@@ -219,13 +219,15 @@ class LiteEngine(Engine):
 
     @staticmethod
     def _run_tiled(run_tile: Any, request: FusionRequest, tile: int) -> tuple[np.ndarray, int]:
-        count = len(imaging.tile_grid(request.infrared.shape, tile, TILE_OVERLAP))
+        from napari_textif.nn.lite_net import MULTIPLE
+
+        count = len(imaging.tile_grid(request.infrared.shape, tile, TILE_OVERLAP, align=MULTIPLE))
 
         def progress(done: int, total: int) -> None:
             request.report(done / total, f"lite: tile {done}/{total}")
 
-        fused = imaging.tiled(run_tile, (request.infrared, request.visible),
-                              tile=tile, overlap=TILE_OVERLAP, progress=progress)
+        fused = imaging.tiled(run_tile, (request.infrared, request.visible), tile=tile,
+                              overlap=TILE_OVERLAP, progress=progress, align=MULTIPLE)
         return fused, count
 
     @staticmethod

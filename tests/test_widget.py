@@ -195,9 +195,9 @@ def test_stack_whole_and_displayed_slice(open_widget, qtbot):
     assert not widget.scope.native.isHidden()
     widget.scope.value = "whole stack"
     messages = []
-    worker = widget.fuse()
-    worker.yielded.connect(lambda p: messages.append(p.message))
-    qtbot.waitUntil(lambda: not widget.running, timeout=20000)
+    show_progress = widget._on_progress
+    widget._on_progress = lambda report: (messages.append(report.message), show_progress(report))
+    run(qtbot, widget)
     (whole,) = results(viewer)
     assert whole.data.shape == (3, 32, 40, 3)
     np.testing.assert_allclose(whole.scale, (5, 1, 1))
@@ -338,8 +338,16 @@ def test_empty_prompt_sliders_and_live(open_widget, qtbot):
 
 
 def test_analyze_and_metrics(open_widget, qtbot, monkeypatch):
-    ir, vis = pair()
+    ir, vis = pair(dark=0.8)
     _viewer, widget = open_widget((ir, {"name": "ir"}), (vis, {"name": "vis"}))
+    try:
+        from napari_textif.detect import detect, suggest_prompt  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        widget.analyze()
+        qtbot.waitUntil(lambda: "analysis suggests" in widget.status.value, timeout=10000)
+        assert widget.prompt.value.strip() and widget.sliders["vis_low_light"].value > 0
     monkeypatch.setitem(sys.modules, "napari_textif.detect", None)
     assert widget.analyze() is None and "not available" in widget.status.value
     seen = {}
@@ -348,10 +356,11 @@ def test_analyze_and_metrics(open_widget, qtbot, monkeypatch):
         seen["shapes"] = (a.shape, b.shape)
         return {"vis_low_light": 0.7}
 
-    fake = types.SimpleNamespace(detect=detect, suggest_prompt=lambda found: "the visible image is dark")
+    suggestion = "(fake) the visible image is dark"
+    fake = types.SimpleNamespace(detect=detect, suggest_prompt=lambda found: suggestion)
     monkeypatch.setitem(sys.modules, "napari_textif.detect", fake)
     widget.analyze()
-    qtbot.waitUntil(lambda: widget.prompt.value == "the visible image is dark", timeout=10000)
+    qtbot.waitUntil(lambda: widget.prompt.value == suggestion, timeout=10000)
     assert seen["shapes"] == ((48, 64), (48, 64, 3)) and widget.sliders["vis_low_light"].value > 0
     assert widget.compute_metrics() is None and "fuse first" in widget.status.value
     run(qtbot, widget)

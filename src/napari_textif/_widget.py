@@ -11,6 +11,7 @@ engine is special-cased.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 import sys
 import time
@@ -95,7 +96,11 @@ def auto_pick(layers: list[Any]) -> tuple[Any | None, Any | None]:
 def describe(interpretation: Interpretation, controls: Controls, adjusted: bool) -> str:
     """The interpretation line: each control with the phrase that set it."""
     if adjusted:
-        head = "adjusted by hand: " + controls.summary()
+        values = [
+            f"{_label(n)} {v:+.2f}" if n in PREFERENCES else f"{_label(n)} {v:.2f}"
+            for n, v in controls.active().items()
+        ]
+        head = "adjusted by hand: " + ("; ".join(values) or "all zero (plain fusion)")
         return head if not interpretation.notes else head + " · " + " · ".join(interpretation.notes)
     parts = [
         f"{_label(name)} {value:+.2f} ← “{interpretation.phrases.get(name, '?')}”"
@@ -300,8 +305,7 @@ def result_layer(outcome: Outcome) -> napari.layers.Image:
 
 def analysis_steps(ir: np.ndarray, vis: np.ndarray) -> Iterator[Progress]:
     """Run degradation detection on one frame pair and propose a prompt."""
-    from napari_textif import detect as detection
-
+    detection = importlib.import_module("napari_textif.detect")
     yield Progress(0.1, "analysing the images")
     found = detection.detect(ir, vis)
     yield Progress(0.8, "writing a prompt")
@@ -867,8 +871,8 @@ class FusionWidget(Container):
     def _on_analysis(self, answer: Any) -> None:
         found, suggestion = answer
         self.prompt.value = str(suggestion)
-        summary = getattr(found, "summary", None)
-        detail = summary() if callable(summary) else ""
+        explain = getattr(found, "explain", None)
+        detail = "; ".join(explain().splitlines()) if callable(explain) else ""
         self.status.value = f"analysis suggests: “{suggestion}”" + (f" ({detail})" if detail else "")
 
     def compute_metrics(self, *_: Any) -> Any:
@@ -889,6 +893,7 @@ class FusionWidget(Container):
 
     def _helper(self, steps: Callable, on_done: Callable, verb: str, outcome: Outcome | None = None) -> Any:
         if self._helper_worker is not None:
+            self.status.value = "busy: the previous analysis or scoring is still running"
             return None
         try:
             args = self._metric_inputs(outcome) if outcome is not None else self._pair_on_screen()
@@ -898,6 +903,7 @@ class FusionWidget(Container):
         worker = thread_worker(guarded(steps), ignore_errors=True, start_thread=False)(*args)
 
         def done(value: Any) -> None:
+            self._helper_worker = None
             if self._session.closed:
                 return
             if isinstance(value, Failure):
@@ -933,8 +939,6 @@ class FusionWidget(Container):
 
 
 def _missing(module: str, names: tuple[str, ...]) -> str:
-    import importlib
-
     try:
         found = importlib.import_module(module)
     except ImportError as exc:

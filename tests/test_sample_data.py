@@ -124,7 +124,7 @@ def test_unknown_pair_name_is_refused():
         samples.fetch_pair("nope")
 
 
-def test_manifest_lists_both_samples():
+def test_manifest_lists_both_samples_and_the_menu_entry():
     npe2 = pytest.importorskip("npe2")
     manifest = npe2.PluginManifest.from_file(REPO / "napari.yaml")
     commands = {c.id: c.python_name for c in manifest.contributions.commands}
@@ -133,3 +133,5 @@ def test_manifest_lists_both_samples():
         "synthetic_pair": "napari_textif._sample_data:synthetic_sample",
         "real_pair": "napari_textif._sample_data:real_sample",
     }
+    menu = manifest.contributions.menus["napari/layers/filter"]
+    assert [item.command for item in menu] == ["napari-textif.make_fusion_widget"]

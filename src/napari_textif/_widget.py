@@ -246,6 +246,8 @@ class RunState:
     def __init__(self) -> None:
         self.cancelled = False
         self.emit: Callable[[Progress], None] = lambda _p: None
+        #: Also stops the run when napari asks every worker to quit (closing the app).
+        self.abort_requested: Callable[[], bool] = lambda: False
         self.started = time.perf_counter()
         self._last_emit = 0.0
 
@@ -253,7 +255,7 @@ class RunState:
         """A ``progress(fraction, message)`` callback for frame ``k`` of ``n``."""
 
         def progress(fraction: float, message: str) -> None:
-            if self.cancelled:
+            if self.cancelled or self.abort_requested():
                 raise FusionCancelled("cancelled from the widget")
             now = time.perf_counter()
             if now - self._last_emit > 0.05 or fraction >= 1.0:
@@ -682,6 +684,7 @@ class FusionWidget(Container):
         state = RunState()
         worker = thread_worker(guarded(fusion_steps), ignore_errors=True, start_thread=False)(job, state)
         state.emit = worker.yielded.emit
+        state.abort_requested = lambda: worker.abort_requested
         worker.yielded.connect(self._on_progress)
         worker.returned.connect(self._on_returned)
         worker.errored.connect(self._on_errored)

@@ -1,0 +1,344 @@
+"""Degradation detection: no-reference estimates from the images that propose Controls.
+
+Each of the nine degradations has one statistic measured on the pair
+(:func:`measure`) and a calibrated ramp that maps it to a strength in
+``[0, 1]`` (:data:`RAMPS`, :func:`detect`). The statistics are:
+
+========================  =========================================================
+control                   statistic
+========================  =========================================================
+``vis_low_light``         exposure index: the larger of the 99th percentile and twice
+                          the mean of the visible luminance (a well exposed frame has
+                          near-white highlights or a bright mean, a dark one neither)
+``vis_overexposure``      fraction of saturated (white) luminance pixels
+``vis_noise``             robust noise sigma (median of Haar diagonal details),
+                          plus half the fraction of impulse (salt-and-pepper) pixels
+``vis_haze``              mean dark channel (min over colour and a 15 px window),
+                          damped by the relative contrast std / mean
+``vis_rain``              excess of thin bright near-vertical lines over thin bright
+                          horizontal ones (oriented top-hat residuals)
+``vis_blur``              gradient energy kept after an extra Gaussian blur
+                          (an already blurred image loses little)
+``ir_low_contrast``       0.1..99.9 percentile range of the infrared image
+``ir_noise``              robust noise sigma and impulse fraction of the infrared image
+``ir_stripe_noise``       robust spread of the per-column median of horizontal
+                          differences (column fixed-pattern offsets)
+========================  =========================================================
+
+The ramps were calibrated on the real pairs of the project's data folder and
+on simulated degradations of them (``benchmarks/detection_table.py`` prints the
+calibration table; ``docs/prompts.md`` discusses it).
+
+Examples
+--------
+>>> from napari_textif.samples import synthetic_pair
+>>> ir, vis = synthetic_pair(shape=(120, 160), dark=0.9)
+>>> found = detect(ir, vis)
+>>> found.controls.vis_low_light > 0.5
+True
+>>> suggest_prompt(found).startswith("the visible image is")
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import ndimage
+
+from napari_textif.controls import DEGRADATIONS, Controls
+from napari_textif.interpret import Interpretation
+
+#: Global statistics are measured at most this many pixels on the long side
+#: (block-mean downsampling), so that spatial scales follow the frame size.
+WORK_SIDE = 640
+#: Noise and stripes are measured at full resolution on a central crop of this size.
+NOISE_CROP = 512
+
+
+@dataclasses.dataclass(frozen=True)
+class Ramp:
+    """Maps a statistic linearly to a strength: ``low`` -> 0, ``high`` -> 1 (``low > high`` inverts)."""
+
+    statistic: str
+    low: float
+    high: float
+
+    def __call__(self, value: float) -> float:
+        fraction = (value - self.low) / (self.high - self.low)
+        return float(np.clip(fraction, 0.0, 1.0))
+
+
+#: The calibrated map from statistics to strengths.
+RAMPS: dict[str, Ramp] = {
+    "vis_low_light": Ramp("vis_exposure", 0.75, 0.3),
+    "vis_overexposure": Ramp("vis_white", 0.005, 0.15),
+    "vis_noise": Ramp("vis_noise", 0.011, 0.035),
+    "vis_haze": Ramp("vis_haze", 0.2, 0.6),
+    "vis_rain": Ramp("vis_rain", 0.001, 0.01),
+    "vis_blur": Ramp("vis_blur", 0.65, 0.82),
+    "ir_low_contrast": Ramp("ir_range", 0.73, 0.4),
+    "ir_noise": Ramp("ir_noise", 0.012, 0.04),
+    "ir_stripe_noise": Ramp("ir_stripes", 0.006, 0.03),
+}
+
+#: Words used by :func:`suggest_prompt` for each control.
+_WORDS = {
+    "vis_low_light": "dark",
+    "vis_overexposure": "overexposed",
+    "vis_noise": "noisy",
+    "vis_haze": "hazy",
+    "vis_rain": "rainy",
+    "vis_blur": "blurry",
+    "ir_low_contrast": "low in contrast",
+    "ir_noise": "noisy",
+    "ir_stripe_noise": "striped",
+}
+_DESCRIPTIONS = {
+    "vis_exposure": "visible exposure index {:.2f} (highlights and mean far below white)",
+    "vis_white": "{:.1%} of visible pixels saturated white",
+    "vis_noise": "visible noise sigma {:.4f} (impulses included)",
+    "vis_haze": "haze index {:.3f} (bright dark channel, low relative contrast)",
+    "vis_rain": "rain streak index {:.4f} (thin bright near-vertical lines)",
+    "vis_blur": "blur index {:.3f} (gradient kept after re-blurring)",
+    "ir_range": "infrared uses {:.0%} of the intensity range (0.1-99.9 percentiles)",
+    "ir_noise": "infrared noise sigma {:.4f} (impulses included)",
+    "ir_stripes": "infrared column-stripe index {:.4f}",
+}
+
+
+def measure(infrared: object, visible: object) -> dict[str, float]:
+    """Measure the no-reference statistics behind :func:`detect`.
+
+    Parameters
+    ----------
+    infrared : array_like
+        ``(H, W)`` thermal image, any supported dtype.
+    visible : array_like
+        ``(H, W)`` or ``(H, W, 3)`` visible image of the same size.
+
+    Returns
+    -------
+    dict of str to float
+        One entry per statistic named in :data:`RAMPS`, plus helpers
+        (percentiles, sigmas and impulse fractions, dark channel, black level...).
+
+    Examples
+    --------
+    >>> from napari_textif.samples import synthetic_pair
+    >>> stats = measure(*synthetic_pair(shape=(64, 80)))
+    >>> 0.0 <= stats["vis_mean"] <= 1.0
+    True
+    """
+    from napari_textif.api import prepare_pair
+
+    ir, vis, _ = prepare_pair(infrared, visible)
+    luma = _luma(vis)
+    small_vis, small_luma, small_ir = (_downsample(a) for a in (vis, luma, ir))
+    stats = _light_stats(small_vis, small_luma)
+    stats.update(_noise_stats(_crop(luma), "vis"))
+    stats.update(_noise_stats(_crop(ir), "ir"))
+    stats.update(_haze_stats(small_vis, small_luma))
+    stats["vis_rain"] = _rain_index(small_luma)
+    stats["vis_blur"] = _blur_index(small_luma)
+    stats.update(_contrast_stats(small_ir))
+    stats["ir_stripes"] = _stripe_index(_crop(ir, rows_only=True))
+    return stats
+
+
+def detect(infrared: object, visible: object) -> Interpretation:
+    """Estimate, from the images alone, which degradations a pair suffers from.
+
+    Parameters
+    ----------
+    infrared : array_like
+        ``(H, W)`` thermal image, any supported dtype.
+    visible : array_like
+        ``(H, W)`` or ``(H, W, 3)`` visible image of the same size.
+
+    Returns
+    -------
+    Interpretation
+        Detected degradation strengths as :class:`~napari_textif.controls.Controls`
+        (preferences stay 0); ``phrases`` holds the measurement behind each
+        non-zero control; ``notes`` says what is uncertain.
+
+    Examples
+    --------
+    >>> from napari_textif.samples import synthetic_pair
+    >>> detect(*synthetic_pair(shape=(96, 128))).controls.vis_low_light
+    0.0
+    """
+    stats = measure(infrared, visible)
+    values = {name: round(ramp(stats[ramp.statistic]), 2) for name, ramp in RAMPS.items()}
+    values = _explain_away(values, stats)
+    phrases = {
+        name: _DESCRIPTIONS[RAMPS[name].statistic].format(stats[RAMPS[name].statistic])
+        for name, value in values.items()
+        if value > 0
+    }
+    notes = []
+    if values["vis_low_light"] > 0 and values["vis_noise"] > 0:
+        notes.append("noise in a dark image is expected; it is restored together with the light")
+    return Interpretation(Controls(**values), phrases, tuple(notes))
+
+
+def _explain_away(values: dict[str, float], stats: dict[str, float]) -> dict[str, float]:
+    """Remove the side effects one degradation has on another statistic."""
+    out = dict(values)
+    if out["vis_overexposure"] > 0:
+        out["vis_haze"] = max(0.0, out["vis_haze"] - out["vis_overexposure"])
+    return out
+
+
+def suggest_prompt(interpretation: Interpretation, *, threshold: float = 0.25) -> str:
+    """Turn detected (or any) Controls into a prompt sentence that :func:`interpret` reads back.
+
+    Parameters
+    ----------
+    interpretation : Interpretation
+        Usually the result of :func:`detect`.
+    threshold : float, optional
+        Degradations weaker than this are left out.
+
+    Returns
+    -------
+    str
+        For example ``"the visible image is very dark and noisy; the infrared image is
+        striped"``; an empty string when nothing passes the threshold.
+
+    Examples
+    --------
+    >>> from napari_textif.controls import Controls
+    >>> found = Interpretation(Controls(vis_low_light=0.9, ir_stripe_noise=0.5))
+    >>> suggest_prompt(found)
+    'the visible image is very dark; the infrared image is striped'
+    """
+    if not isinstance(interpretation, Interpretation):
+        raise TypeError(f"interpretation must be an Interpretation, got {type(interpretation).__name__}")
+    controls = interpretation.controls
+    clauses = []
+    for camera, label in (("vis", "the visible image"), ("ir", "the infrared image")):
+        words = [
+            _intensity_word(getattr(controls, name)) + _WORDS[name]
+            for name in DEGRADATIONS
+            if name.startswith(camera + "_") and getattr(controls, name) >= threshold
+        ]
+        if words:
+            listed = ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else words[0]
+            clauses.append(f"{label} is {listed}")
+    return "; ".join(clauses)
+
+
+def _intensity_word(value: float) -> str:
+    if value >= 0.85:
+        return "very "
+    if value < 0.45:
+        return "slightly "
+    return ""
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return image
+    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
+
+
+def _downsample(image: np.ndarray) -> np.ndarray:
+    factor = int(np.ceil(max(image.shape[:2]) / WORK_SIDE))
+    if factor <= 1:
+        return image
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:])
+    return blocks.mean(axis=(1, 3))
+
+
+def _crop(image: np.ndarray, *, rows_only: bool = False) -> np.ndarray:
+    h, w = image.shape[:2]
+    top = max((h - NOISE_CROP) // 2, 0)
+    if rows_only:
+        return image[top : top + NOISE_CROP]
+    left = max((w - NOISE_CROP) // 2, 0)
+    return image[top : top + NOISE_CROP, left : left + NOISE_CROP]
+
+
+def _light_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
+    p50, p99 = np.percentile(luma, (50, 99))
+    chroma = vis.max(axis=2) - vis.min(axis=2) if vis.ndim == 3 else np.zeros_like(luma)
+    return {
+        "vis_mean": float(luma.mean()),
+        "vis_p50": float(p50),
+        "vis_p99": float(p99),
+        "vis_exposure": float(min(max(p99, 2.0 * luma.mean()), 1.0)),
+        "vis_clipped": float(np.mean(luma >= 0.97)),
+        "vis_white": float(np.mean(luma >= 0.995)),
+        "vis_std": float(luma.std()),
+        "vis_chroma": float(chroma.mean()),
+    }
+
+
+def _contrast_stats(ir: np.ndarray) -> dict[str, float]:
+    p01, p1, p99, p999 = np.percentile(ir, (0.1, 1, 99, 99.9))
+    return {
+        "ir_spread": float(p99 - p1),
+        "ir_range": float(p999 - p01),
+        "ir_p1": float(p1),
+        "ir_p99": float(p99),
+        "ir_std": float(ir.std()),
+    }
+
+
+def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
+    """Robust sigma from the finest Haar diagonal band, and the impulse-pixel fraction."""
+    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+    x = image[:h, :w].astype(np.float64)
+    diagonal = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    sigma = float(np.median(np.abs(diagonal)) / 0.6745) if diagonal.size else 0.0
+    median = ndimage.median_filter(image, size=3, mode="reflect")
+    impulse = float(np.mean(np.abs(image - median) > 0.35))
+    return {
+        f"{prefix}_sigma": sigma,
+        f"{prefix}_impulse": impulse,
+        f"{prefix}_noise": sigma + 0.5 * impulse,
+    }
+
+
+def _haze_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
+    darkest = vis.min(axis=2) if vis.ndim == 3 else vis
+    dark_channel = ndimage.minimum_filter(darkest, size=15, mode="nearest")
+    mean_dark = float(dark_channel.mean())
+    relative_contrast = float(luma.std()) / max(float(luma.mean()), 1e-3)
+    return {
+        "vis_dark_channel": mean_dark,
+        "vis_black": float(np.percentile(luma, 1)),
+        "vis_haze": mean_dark * (1.0 - min(relative_contrast / 0.5, 1.0)),
+    }
+
+
+def _rain_index(luma: np.ndarray) -> float:
+    """Thin bright near-vertical lines minus thin bright near-horizontal lines."""
+    vertical = luma - ndimage.grey_opening(luma, size=(1, 5))
+    horizontal = luma - ndimage.grey_opening(luma, size=(5, 1))
+    return float(vertical.mean() - horizontal.mean())
+
+
+def _blur_index(luma: np.ndarray) -> float:
+    """Gradient energy kept after a Gaussian blur (sigma 1.5); close to 1 for a blurred image."""
+    def energy(image: np.ndarray) -> float:
+        gy, gx = np.gradient(image)
+        return float(np.mean(np.hypot(gx, gy)))
+
+    sharp = energy(luma)
+    return energy(ndimage.gaussian_filter(luma, 1.5)) / sharp if sharp > 1e-6 else 1.0
+
+
+def _stripe_index(image: np.ndarray) -> float:
+    """Robust spread of the column profile of median horizontal differences."""
+    if image.shape[1] < 3:
+        return 0.0
+    profile = np.median(np.diff(image.astype(np.float64), axis=1), axis=0)
+    return float(1.4826 * np.median(np.abs(profile - np.median(profile))))

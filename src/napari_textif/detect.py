@@ -12,7 +12,7 @@ control                   statistic
                           near-white highlights or a bright mean, a dark one neither)
 ``vis_overexposure``      fraction of saturated (white) luminance pixels
 ``vis_noise``             robust noise sigma (median of Haar diagonal details),
-                          plus half the fraction of impulse (salt-and-pepper) pixels
+                          plus 0.5 x the fraction of impulse (salt-and-pepper) pixels
 ``vis_haze``              mean dark channel (min over colour and a 15 px window),
                           damped by the relative contrast std / mean
 ``vis_rain``              excess of thin bright near-vertical lines over thin bright
@@ -20,7 +20,8 @@ control                   statistic
 ``vis_blur``              gradient energy kept after an extra Gaussian blur
                           (an already blurred image loses little)
 ``ir_low_contrast``       0.1..99.9 percentile range of the infrared image
-``ir_noise``              robust noise sigma and impulse fraction of the infrared image
+``ir_noise``              robust noise sigma plus 15 x the impulse-pixel fraction of the
+                          infrared image
 ``ir_stripe_noise``       robust spread of the per-column median of horizontal
                           differences (column fixed-pattern offsets)
 ========================  =========================================================
@@ -82,6 +83,11 @@ RAMPS: dict[str, Ramp] = {
     "ir_noise": Ramp("ir_noise", 0.012, 0.04),
     "ir_stripe_noise": Ramp("ir_stripes", 0.006, 0.03),
 }
+
+#: How much one unit of impulse-pixel fraction adds to the noise sigma. Isolated
+#: outliers are rare in clean thermal images but common in visible night scenes
+#: (point lights), so they count far more in the infrared.
+_IMPULSE_WEIGHT = {"vis": 0.5, "ir": 15.0}
 
 #: Words used by :func:`suggest_prompt` for each control.
 _WORDS = {
@@ -303,7 +309,7 @@ def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
     return {
         f"{prefix}_sigma": sigma,
         f"{prefix}_impulse": impulse,
-        f"{prefix}_noise": sigma + 0.5 * impulse,
+        f"{prefix}_noise": sigma + _IMPULSE_WEIGHT[prefix] * impulse,
     }
 
 

@@ -7,9 +7,10 @@ Each of the nine degradations has one statistic measured on the pair
 ========================  =========================================================
 control                   statistic
 ========================  =========================================================
-``vis_low_light``         exposure index: the larger of the 99th percentile and twice
-                          the mean of the visible luminance (a well exposed frame has
-                          near-white highlights or a bright mean, a dark one neither)
+``vis_low_light``         exposure index: geometric mean of the 99th percentile and
+                          twice the mean of the visible luminance (a well exposed frame
+                          has near-white highlights and a mid-grey mean; a night frame
+                          with a few street lights still has a dark mean)
 ``vis_overexposure``      fraction of saturated (white) luminance pixels
 ``vis_noise``             robust noise sigma (median of Haar diagonal details),
                           plus 0.5 x the fraction of impulse (salt-and-pepper) pixels
@@ -102,7 +103,7 @@ _WORDS = {
     "ir_stripe_noise": "striped",
 }
 _DESCRIPTIONS = {
-    "vis_exposure": "visible exposure index {:.2f} (highlights and mean far below white)",
+    "vis_exposure": "visible exposure index {:.2f} (1 = well exposed)",
     "vis_white": "{:.1%} of visible pixels saturated white",
     "vis_noise": "visible noise sigma {:.4f} (impulses included)",
     "vis_haze": "haze index {:.3f} (bright dark channel, low relative contrast)",
@@ -279,7 +280,7 @@ def _light_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
         "vis_mean": float(luma.mean()),
         "vis_p50": float(p50),
         "vis_p99": float(p99),
-        "vis_exposure": float(min(max(p99, 2.0 * luma.mean()), 1.0)),
+        "vis_exposure": float(np.sqrt(p99 * min(2.0 * luma.mean(), 1.0))),
         "vis_clipped": float(np.mean(luma >= 0.97)),
         "vis_white": float(np.mean(luma >= 0.995)),
         "vis_std": float(luma.std()),

@@ -115,6 +115,8 @@ def main() -> None:
     viewer.add_image(ir, name="infrared")
     viewer.add_image(vis, name="visible", rgb=True)
     widget.infrared_layer.value, widget.visible_layer.value = viewer.layers[0], viewer.layers[1]
+    settle_until = time.perf_counter() + 3.0  # let napari draw the new input layers first
+    wait_for(app, lambda: time.perf_counter() > settle_until)
     meter = StallMeter()
     meter.enter("idle (noise floor of this machine)")
     end = time.perf_counter() + 3.0

@@ -157,6 +157,14 @@ def test_grayscale_result_replaces_previous_unless_kept(open_widget, qtbot):
     gray = (_luma(vis.astype(np.float32))).astype(np.uint8)
     viewer, widget = open_widget((ir, {"name": "ir"}), (gray, {"name": "vis"}))
     run(qtbot, widget)
+    (first,) = results(viewer)
+    first.contrast_limits = (0.1, 0.9)
+    widget.prompt.value = "hazy"
+    run(qtbot, widget)
+    (layer,) = results(viewer)
+    assert layer is first and layer.contrast_limits == [0.1, 0.9], "replaced in place, settings kept"
+    assert layer.metadata["napari_textif"]["prompt"] == "hazy" and "hazy" in layer.name
+    widget.prompt.value = ""
     run(qtbot, widget)
     (layer,) = results(viewer)
     assert layer.data.shape == (48, 64) and not layer.rgb

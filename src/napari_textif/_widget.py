@@ -342,7 +342,7 @@ def provenance(outcome: Outcome) -> dict[str, Any]:
         frames=[list(f) for f in outcome.job.frames],
         scope=outcome.job.key["scope"],
         multiscale_level=outcome.job.visible.level,
-        weights_sha256=first["provenance"].get("weights_sha256") or first["provenance"].get("sha256"),
+        weights_sha256=_weights_digest(first["provenance"]),
     )
     first["timings"] = {"engine": engine_seconds, "total": outcome.seconds, "frames": len(outcome.results)}
     return {METADATA_KEY: first}
@@ -795,10 +795,12 @@ class FusionWidget(Container):
         previous = None if self.keep_previous.value else self._previous_result(job.key)
         if previous is None:
             self._viewer.layers.append(layer)
-        else:
-            index = self._viewer.layers.index(previous)
-            self._viewer.layers.remove(previous)
-            self._viewer.layers.insert(index, layer)
+            return layer
+        if _update_in_place(previous, layer):
+            return previous
+        index = self._viewer.layers.index(previous)
+        self._viewer.layers.remove(previous)
+        self._viewer.layers.insert(index, layer)
         return layer
 
     def _previous_result(self, key: Mapping[str, str]) -> Any:
@@ -939,6 +941,29 @@ class FusionWidget(Container):
     def _tell(self, message: str, level: str) -> None:
         self.status.value = message
         {"info": show_info, "warning": show_warning, "error": show_error}[level](message)
+
+
+def _update_in_place(previous: Any, layer: Any) -> bool:
+    """Give ``previous`` the data and record of ``layer``, keeping the user's display settings.
+
+    Cheaper than a new layer (no new controls, no new canvas node), which matters in Live mode.
+    """
+    if previous.rgb != layer.rgb or previous.ndim != layer.ndim:
+        return False
+    for attr in ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels"):
+        if hasattr(layer, attr):
+            setattr(previous, attr, getattr(layer, attr))
+    previous.data = layer.data
+    previous.metadata = layer.metadata
+    previous.name = layer.name
+    return True
+
+
+def _weights_digest(facts: Mapping[str, Any]) -> str | None:
+    """The engine's weights checksum, whatever the engine calls it (``*sha256``)."""
+    if facts.get("weights_sha256"):
+        return str(facts["weights_sha256"])
+    return next((str(v) for k, v in facts.items() if k.endswith("sha256") and v), None)
 
 
 def _missing(module: str, names: tuple[str, ...]) -> str:

@@ -195,3 +195,26 @@ def test_fuse_end_to_end_on_cpu_returns_input_size(checkpoint):
     gray = fuse(ir, vis.mean(axis=2).astype(np.uint8), prompt, engine="textif", device="cpu",
                 options={"checkpoint": checkpoint})
     assert gray.image.shape == (100, 130)
+
+
+def test_out_of_memory_retries_with_smaller_tiles_then_cpu(monkeypatch):
+    attempts = []
+
+    def fake_attempt(self, visible, infrared, device, tile, overlap):
+        attempts.append((device, tile))
+        if device != "cpu":
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return np.zeros(visible.shape, np.float32), device, {"tile_size": tile}
+
+    monkeypatch.setattr(textif_engine._Runner, "_attempt", fake_attempt)
+    request = FusionRequest(np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32), None, "")  # type: ignore[arg-type]
+    runner = textif_engine._Runner(None, None, "fp16", request)
+    image = np.zeros((600, 600, 3), np.float32)
+    _, device, tiling, notes = runner.fuse(image, image, "cuda", {"memory_budget_mb": 64000})
+    assert attempts == [("cuda", None), ("cuda", 296), ("cuda", 144), ("cpu", 144)]
+    assert device == "cpu" and tiling == {"tile_size": 144}
+    assert len(notes) == 3 and "ran on the CPU" in notes[-1]
+    with pytest.raises(ValueError, match="shapes"):
+        monkeypatch.setattr(textif_engine._Runner, "_attempt",
+                            lambda *a: (_ for _ in ()).throw(ValueError("shapes")))
+        runner.fuse(image, image, "cuda", {"memory_budget_mb": 64000})

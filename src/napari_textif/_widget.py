@@ -407,13 +407,22 @@ class FusionWidget(Container):
     # -- construction ---------------------------------------------------------
 
     def _build(self) -> None:
+        self.extend([*self._build_inputs(), *self._build_prompt(), *self._build_engine(),
+                     *self._build_run()])
+        self._qt_edges()
+
+    def _build_inputs(self) -> list[Any]:
         self.infrared_layer = ComboBox(label="infrared", choices=self._layer_choices, nullable=True,
-                                 tooltip="The thermal image layer")
-        self.visible_layer = ComboBox(label="visible", choices=self._layer_choices, nullable=True,
-                                tooltip="The visible (RGB or grayscale) image layer; the result "
-                                "follows its grid, scale and colour")
+                                       tooltip="The thermal image layer")
+        self.visible_layer = ComboBox(
+            label="visible", choices=self._layer_choices, nullable=True,
+            tooltip="The visible (RGB or grayscale) image layer; the result follows its grid and colour",
+        )
         self.scope = ComboBox(label="frames", choices=SCOPES, value=SCOPES[0], visible=False,
                               tooltip="Fuse the slice on screen, or every frame of the stack")
+        return [self.infrared_layer, self.visible_layer, self.scope]
+
+    def _build_prompt(self) -> list[Any]:
         self.prompt = LineEdit(label="prompt", tooltip="What is wrong or wanted, e.g. "
                                "'the visible image is dark'; Enter fuses")
         self.examples = ComboBox(label="", choices=self._example_choices, value=HISTORY_PLACEHOLDER)
@@ -430,11 +439,18 @@ class FusionWidget(Container):
         self.adjust_box = Container(widgets=[*self.sliders.values(), self.reset_button], labels=True,
                                     visible=False)
         self.live = CheckBox(text="Live: re-fuse the displayed slice after changes", value=False)
+        return [self.prompt, self.examples, self.analyze_button, self.interpretation, self.adjust,
+                self.adjust_box, self.live]
+
+    def _build_engine(self) -> list[Any]:
         self.engine = ComboBox(label="engine", choices=self._engine_choices)
         self.engine_note = Label(label="")
         self.checkpoint = FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt *.safetensors",
                                    visible=False)
         self.device = ComboBox(label="device", choices=("auto", "cpu", "cuda", "mps"), value="auto")
+        return [self.engine, self.engine_note, self.checkpoint, self.device]
+
+    def _build_run(self) -> list[Any]:
         self.keep_previous = CheckBox(text="Keep previous results", value=False)
         self.fuse_button = PushButton(text="Fuse")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
@@ -444,14 +460,8 @@ class FusionWidget(Container):
         self.status = Label(label="status", value="ready")
         self.metrics_button = PushButton(text="Metrics of the result")
         self.metrics_table = Table(value={"metric": [], "value": []}, visible=False)
-        self.extend([
-            self.infrared_layer, self.visible_layer, self.scope, self.prompt, self.examples,
-            self.analyze_button, self.interpretation, self.adjust, self.adjust_box, self.live,
-            self.engine, self.engine_note,
-            self.checkpoint, self.device, self.keep_previous, buttons, self.progress, self.status,
-            self.metrics_button, self.metrics_table,
-        ])
-        self._qt_edges()
+        return [self.keep_previous, buttons, self.progress, self.status, self.metrics_button,
+                self.metrics_table]
 
     def _qt_edges(self) -> None:
         from qtpy.QtCore import QTimer
@@ -712,6 +722,8 @@ class FusionWidget(Container):
             raise geometry.GeometryError(
                 f"infrared and visible are the same layer {ir_layer.name!r}; pick two different layers"
             )
+        if not self.engines_ready:
+            raise geometry.GeometryError("still looking for fusion engines; try again in a moment")
         engine = self.engine.value
         row = self._engine_rows.get(engine) if engine else None
         if row is None or not row.availability.available:

@@ -406,3 +406,25 @@ def test_widget_module_imports_neither_torch_nor_open_clip():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.slow
+def test_m3svd_sequence_as_a_stack(open_widget, qtbot):
+    """Real video frames stacked as a time axis, fused whole with the default engine."""
+    from conftest import require_shared
+    from napari_textif._sample_data import _read
+
+    folder = require_shared("ivif", "m3svd", "0115_1847")
+    names = sorted(p.name for p in (folder / "ir").iterdir())[:4]
+    ir = np.stack([_read(folder / "ir" / n, gray=True) for n in names])
+    vis = np.stack([_read(folder / "vi" / n) for n in names])
+    viewer, widget = open_widget((ir, {"name": "m3svd ir"}), (vis, {"name": "m3svd vis", "rgb": True}))
+    widget.engine.value = engines.default_engine()
+    widget.scope.value = "whole stack"
+    widget.prompt.value = "night scene, the visible image is dark"
+    run(qtbot, widget)
+    (layer,) = results(viewer)
+    assert layer.data.shape == (*vis.shape[:3], 3) and layer.metadata["napari_textif"]["frames"] == [
+        [i] for i in range(len(names))
+    ]
+    assert float(layer.data[0].mean()) > float(vis[0].mean()) / 255.0, "a dark scene gets brighter"

@@ -14,7 +14,6 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from napari_textif import imaging
 
@@ -174,6 +173,8 @@ def resample(image: np.ndarray, mapping: np.ndarray, shape: tuple[int, int]) -> 
     >>> resample(small, np.diag([0.5, 0.5, 1.0]), (4, 4)).shape
     (4, 4)
     """
+    from scipy import ndimage  # imported here: the widget must open fast
+
     linear, offset = mapping[:2, :2], mapping[:2, 2]
     planes = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[-1])]
     out = [

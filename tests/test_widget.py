@@ -150,6 +150,10 @@ def test_fuse_copies_geometry_and_records_provenance(open_widget, qtbot):
     np.testing.assert_array_equal(ir, before[0])
     np.testing.assert_array_equal(vis, before[1])
     assert "the visible image is dark" in widget.examples.choices
+    from napari_textif._widget import EXAMPLE_PROMPTS, HISTORY_PLACEHOLDER
+
+    widget.examples.value = EXAMPLE_PROMPTS[1]
+    assert widget.prompt.value == EXAMPLE_PROMPTS[1] and widget.examples.value == HISTORY_PLACEHOLDER
 
 
 def test_grayscale_result_replaces_previous_unless_kept(open_widget, qtbot):

@@ -174,8 +174,12 @@ def detect(infrared: object, visible: object) -> Interpretation:
     Examples
     --------
     >>> from napari_textif.samples import synthetic_pair
-    >>> detect(*synthetic_pair(shape=(96, 128))).controls.vis_low_light
+    >>> ir, vis = synthetic_pair(shape=(96, 128))
+    >>> detect(ir, vis).controls.ir_stripe_noise
     0.0
+    >>> ir[:, ::2] //= 2  # every other column much darker: fixed-pattern stripes
+    >>> detect(ir, vis).controls.ir_stripe_noise
+    1.0
     """
     stats = measure(infrared, visible)
     values = {name: round(ramp(stats[ramp.statistic]), 2) for name, ramp in RAMPS.items()}

@@ -168,7 +168,8 @@ def test_exclusions_are_reported() -> None:
 
 
 def test_unknown_and_foreign_text_give_a_note() -> None:
-    assert "no known request" in interpret("please fuse these images").notes[0]
+    assert "no known request" in interpret("please look at these images").notes[0]
+    assert interpret("please fuse these images").notes == ()
     assert "English" in interpret("画像が暗いです、ノイズがあります").notes[0]
     assert interpret("").notes == ()
 

@@ -209,6 +209,8 @@ _UNSUPPORTED = (
     "misalignment, not aligned, registration, color cast, colour cast, white balance, tint, "
     "vignetting, vignette, occlusion, occluded, moire, chromatic aberration, distortion, distorted"
 )
+#: Words of a plain fusion request: a prompt with only these needs no "not understood" note.
+_TASK_WORDS = "fuse, fusion, fused, fusing, merge, merged, combine, combined, blend, integrate, integrating"
 _WEAK_BOUNDARIES = (
     "and, &, plus, also, as well as, then, with it, along with, together with, "
     "except, except for, apart from, other than, aside from, save for, but for, but also"
@@ -319,6 +321,7 @@ def _build_lexicon() -> dict[str, list[tuple[tuple[str, ...], str, object]]]:
         "neg": _NEGATIONS, "skip": _NOT_NEGATIONS, "ok": _FINE_WORDS, "hot": _THERMAL_TARGETS,
         "detail": _DETAIL_TARGETS, "up": _VERBS_UP, "down": _VERBS_DOWN, "after": _AFTER_TARGET,
         "unsupported": _UNSUPPORTED, "weak": _WEAK_BOUNDARIES, "strong": _STRONG_BOUNDARIES,
+        "task": _TASK_WORDS,
     }
     for cat, text in simple.items():
         add((p, cat, " ".join(p)) for p in _phrases(text))
@@ -803,6 +806,6 @@ def interpret(prompt: str) -> Interpretation:
     degradations.read()
     values, phrases, excluded = _resolve(preferences.events + degradations.events)
     notes = list(dict.fromkeys(preferences.notes + degradations.notes))
-    if not values and not excluded and prompt.strip():
+    if not values and not excluded and prompt.strip() and not any(i.cat == "task" for i in items):
         notes.append(_language_note(prompt))
     return Interpretation(Controls(**values), phrases, tuple(notes), excluded)

@@ -432,3 +432,36 @@ def test_m3svd_sequence_as_a_stack(open_widget, qtbot):
         [i] for i in range(len(names))
     ]
     assert float(layer.data[0].mean()) > float(vis[0].mean()) / 255.0, "a dark scene gets brighter"
+
+
+def test_without_torch_the_torch_engines_are_greyed_and_classic_fuses(open_widget, qtbot, monkeypatch):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    hidden = {"torch", "open_clip"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec",
+        lambda name, *a, **k: None if name.split(".")[0] in hidden else real_find_spec(name, *a, **k),
+    )
+
+    class Blocker:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in hidden:
+                raise ImportError(f"{name} is hidden by the test")
+            return None
+
+    for name in [m for m in sys.modules if m.split(".")[0] in hidden]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [Blocker(), *sys.meta_path])
+    ir, vis = pair((40, 56))
+    viewer, widget = open_widget((ir, {"name": "ir"}), (vis, {"name": "vis"}))
+    rows = widget._engine_rows
+    if "classic" not in rows:
+        pytest.skip("the classic engine is not installed")
+    for name in ("lite", "textif"):
+        if name in rows:
+            assert not rows[name].availability.available and "torch" in rows[name].availability.reason
+    widget.engine.value = "classic"
+    run(qtbot, widget)
+    (layer,) = results(viewer)
+    assert layer.metadata["napari_textif"]["engine"] == "classic" and layer.data.shape == (40, 56, 3)

@@ -326,7 +326,10 @@ class FusionEmbed(nn.Module):
         self.fusion_proj = nn.Conv2d(channels * 2, channels, 1, bias=False)
 
     def forward(self, feat_a: torch.Tensor, feat_b: torch.Tensor) -> torch.Tensor:
-        return self.fusion_proj(torch.cat([feat_a, feat_b], dim=1))
+        # Same as projecting the concatenation, without holding the concatenated map.
+        weight_a, weight_b = self.fusion_proj.weight.chunk(2, dim=1)
+        out = F.conv2d(feat_a, weight_a)
+        return out.add_(F.conv2d(feat_b, weight_b))
 
 
 class TextAffine(nn.Module):
@@ -340,7 +343,7 @@ class TextAffine(nn.Module):
 
     def forward(self, x: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         gamma, beta = self.MLP(text).reshape(x.shape[0], -1, 1, 1).chunk(2, dim=1)
-        return x * (1 + gamma) + beta
+        return torch.addcmul(beta, x, 1 + gamma)
 
 
 class TextIFNet(nn.Module):
@@ -429,17 +432,32 @@ class TextIFNet(nn.Module):
         x = self.attention_spatial(self.feature_fusion_4(top_a, top_b))
         del top_a, top_b
         x = self.decoder_level4(self.prompt_guidance_4(x, text))
-        x = self._merge(self.up4_3(x), feats_a.pop(), feats_b.pop(), text, 3)
-        x = self._merge(self.up3_2(self.decoder_level3(x)), feats_a.pop(), feats_b.pop(), text, 2)
-        x = self._merge(self.up2_1(self.decoder_level2(x)), feats_a.pop(), feats_b.pop(), text, 1)
+        x = self.decoder_level3(self._merge(x, feats_a, feats_b, text, 3))
+        x = self.decoder_level2(self._merge(x, feats_a, feats_b, text, 2))
+        x = self._merge(x, feats_a, feats_b, text, 1)
         return self.output(self.refinement(self.decoder_level1(x)))
 
     def _merge(
-        self, up: torch.Tensor, skip_a: torch.Tensor, skip_b: torch.Tensor, text: torch.Tensor, level: int
+        self, lower: torch.Tensor, feats_a: list[torch.Tensor], feats_b: list[torch.Tensor],
+        text: torch.Tensor, level: int,
     ) -> torch.Tensor:
-        guided = getattr(self, f"prompt_guidance_{level}")(up, text)
-        skip = getattr(self, f"feature_fusion_{level}")(skip_a, skip_b)
-        merged = torch.cat([guided, skip], dim=1)
+        """Upsample ``lower``, guide it by the text, append the fused skip features of ``level``.
+
+        The skip features are popped from the encoder lists and the pieces written
+        into one preallocated map, so that few full-size maps are alive at once.
+        """
+        up = getattr(self, f"up{level + 1}_{level}")(lower)
+        gamma, beta = getattr(self, f"prompt_guidance_{level}").MLP(text).reshape(
+            up.shape[0], -1, 1, 1).chunk(2, dim=1)
+        fusion = getattr(self, f"feature_fusion_{level}")
+        if torch.is_grad_enabled():
+            merged = torch.cat([torch.addcmul(beta, up, 1 + gamma), fusion(feats_a.pop(), feats_b.pop())], 1)
+        else:
+            channels = up.shape[1]
+            merged = up.new_empty(up.shape[0], 2 * channels, *up.shape[2:])
+            torch.addcmul(beta, up, 1 + gamma, out=merged[:, :channels])
+            del up
+            merged[:, channels:] = fusion(feats_a.pop(), feats_b.pop())
         reduce = getattr(self, f"reduce_chan_level{level}", None)
         return merged if reduce is None else reduce(merged)
 

@@ -151,7 +151,6 @@ class TextEncoder:
         self._tokenizer = _tokenizer()
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self.notes: list[str] = []
 
     @classmethod
     def from_open_clip_download(cls) -> TextEncoder:
@@ -175,11 +174,7 @@ class TextEncoder:
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
         with self._lock:
             if prompt not in self._cache:
-                tokens, truncated = self.tokenize(prompt)
-                if truncated:
-                    self.notes.append(
-                        f"prompt longer than CLIP's {CONTEXT_LENGTH} tokens; the end was ignored"
-                    )
+                tokens, _ = self.tokenize(prompt)
                 with torch.no_grad():
                     self._cache[prompt] = self.model.encode_text(tokens).float()
             return self._cache[prompt]

@@ -153,6 +153,7 @@ def test_embedded_clip_features_equal_open_clip_with_same_weights(checkpoint):
     assert ours.shape == (1, 512) and ours.dtype == torch.float32
     assert torch.allclose(ours, expected, atol=1e-6)
     assert encoder.encode(prompt) is ours  # cached per prompt
+    assert encoder.was_truncated("hot " * 80) and not encoder.was_truncated(prompt)
     assert not torch.allclose(encoder.encode("a bright thermal target"), ours, atol=1e-3)
     # The same weights given as a separate CLIP file (open_clip key layout, safetensors).
     from safetensors.torch import save_file

@@ -387,6 +387,7 @@ class _Run:
         self.autocast = device.startswith("cuda") and torch.cuda.is_bf16_supported()
         self.metrics: dict[str, float] = {}
         self.losses: list[float] = []
+        self.overhead = 0.0  # seconds spent validating and checkpointing
 
     def loop(self, start: int, *, progress: bool, callback: StepCallback | None) -> TrainResult:
         from tqdm.auto import tqdm
@@ -420,7 +421,8 @@ class _Run:
         if saved_step != config.steps:
             self._checkpoint(config.steps)
         seconds = time.perf_counter() - t0
-        rate = len(self.losses) / seconds if seconds > 0 else 0.0
+        train_seconds = seconds - self.overhead
+        rate = len(self.losses) / train_seconds if train_seconds > 0 else 0.0
         self._export(seconds, rate)
         paths = config.paths
         return TrainResult(paths["weights"], paths["sidecar"], paths["checkpoint"], start, config.steps,
@@ -466,11 +468,13 @@ class _Run:
     def _validate(self, step: int) -> None:
         if self.val_set is None:
             return
+        t0 = time.perf_counter()
         self.model.eval()
         rows = [self._validate_one(self.val_set[i]) for i in range(len(self.val_set))]
         self.metrics = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
         shown = "  ".join(f"{k} {v:.3f}" for k, v in self.metrics.items())
         self.log_line(f"val step {step} ({len(rows)} pairs, {self.val_set.crop}px): {shown}")
+        self.overhead += time.perf_counter() - t0
 
     def _validate_one(self, sample: Mapping[str, Any]) -> dict[str, float]:
         batch = _to_device(_collate([sample]), self.device)
@@ -505,7 +509,9 @@ class _Run:
             "controls_version": CONTROLS_VERSION,
             "controls_names": list(CONTROL_NAMES),
         }
+        t0 = time.perf_counter()
         save_checkpoint(self.config.paths["checkpoint"], payload)
+        self.overhead += time.perf_counter() - t0
 
     def _export(self, seconds: float, rate: float) -> None:
         training = {
@@ -517,7 +523,7 @@ class _Run:
             "final_loss": float(np.mean(self.losses[-50:])) if self.losses else None,
             "metrics": dict(self.metrics),
             "seconds_this_session": round(seconds, 1),
-            "steps_per_second": round(rate, 3),
+            "steps_per_second": round(rate, 3),  # training steps only (not validation, checkpoints)
             "device": self.device,
             "precision": "bf16 autocast" if self.autocast else "float32",
             "torch": torch.__version__,

@@ -228,3 +228,17 @@ def test_cli_train_and_resume(folders, tmp_path, capsys):
     assert "resumed from" in text and "steps 6..8" in text
     assert json.loads(out.with_suffix(".json").read_text())["training"]["steps"] == 8
     assert main([*args, "--model-config", "[1]"]) == 2
+
+
+def test_lite_weights_trained_here_load_in_the_lite_engine(folders, tmp_path):
+    pytest.importorskip("napari_textif.nn.lite_net")
+    from napari_textif import fuse
+    from napari_textif.training import train
+
+    config = _config(folders, tmp_path, engine="lite", steps=2, batch=2, val_every=100, lr=1e-3)
+    result = train(config, progress=False, log=lambda line: None)
+    ir, vis = synthetic_pair(shape=(40, 48))
+    fused = fuse(ir, vis, "the visible image is dark", engine="lite",
+                 options={"weights": str(result.weights)})
+    assert fused.image.shape == (40, 48, 3)
+    assert fused.provenance["weights_sha256"] == json.loads(result.sidecar.read_text())["sha256"]

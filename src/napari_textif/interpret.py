@@ -227,13 +227,13 @@ _ARTICLES = {"the", "a", "an", "its", "their", "all", "any", "of"}
 _NOT_MODALITY_VERBS = {"make", "see", "spot", "detect", "show", "pop", "stand out"}
 _SENTENCE_ENDS = (".", ";", "!", "?", "\n")
 
+#: Common misspellings and variants, mapped before the lexicon is matched.
 _ALIASES = {
-    "infra": "infra", "infared": "infrared", "infrered": "infrared", "infrarred": "infrared",
-    "infrarot": "infrared", "inrared": "infrared", "infrad": "infrared", "thermel": "thermal",
-    "thremal": "thermal", "termal": "thermal", "visable": "visible", "visibile": "visible",
-    "visble": "visible", "colour": "colour", "grey": "gray", "blurr": "blur", "blurrey": "blurry",
-    "noisey": "noisy", "nosiy": "noisy", "hazey": "hazy", "foggey": "foggy", "overexpose": "overexposed",
-    "underexpose": "underexposed", "strips": "stripes", "emphasise": "emphasise",
+    "infared": "infrared", "infrered": "infrared", "infrarred": "infrared", "inrared": "infrared",
+    "infrad": "infrared", "thermel": "thermal", "thremal": "thermal", "termal": "thermal",
+    "visable": "visible", "visibile": "visible", "visble": "visible", "blurr": "blur",
+    "blurrey": "blurry", "noisey": "noisy", "nosiy": "noisy", "hazey": "hazy", "foggey": "foggy",
+    "overexpose": "overexposed", "underexpose": "underexposed", "strips": "stripes",
 }
 #: Long key words that a one-letter typo still reaches ("infrafed", "visibel").
 _FUZZY_TARGETS = (

@@ -218,6 +218,11 @@ def test_bad_options_name_the_argument(pair, kwargs, error, words):
         fuse(*pair, engine="classic", **kwargs)
 
 
+def test_unknown_engine_option_is_named(pair):
+    with pytest.raises(ValueError, match=r"\['checkpoint'\].*'classic'"):
+        fuse(*pair, engine="classic", options={"checkpoint": "x.pth"})
+
+
 def test_bad_pairs(pair):
     ir, vis = pair
     with pytest.raises(ValueError, match="same height and width"):

@@ -124,6 +124,7 @@ def fuse(
     ir, vis, notes = prepare_pair(infrared, visible)
     engine_name = engine if engine is not None else default_engine()
     runner = get_engine(engine_name)
+    _check_option_names(runner, engine_name, options)
     _check_available(runner, engine_name, options)
     interpretation = None if controls is not None else interpret(prompt)
     used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
@@ -148,6 +149,13 @@ def _check_options(prompt: object, controls: object, device: object) -> None:
         raise TypeError(f"controls must be a Controls instance or None, got {type(controls).__name__}")
     if not isinstance(device, str):
         raise TypeError(f"device must be a str such as 'auto' or 'cpu', got {type(device).__name__}")
+
+
+def _check_option_names(runner: Any, name: str, options: Mapping[str, Any] | None) -> None:
+    unknown = sorted(set(options or {}) - set(runner.option_names))
+    if unknown:
+        known = ", ".join(runner.option_names) or "none"
+        raise ValueError(f"options {unknown} are not options of engine {name!r} (it takes: {known})")
 
 
 def _check_available(runner: Any, name: str, options: Mapping[str, Any] | None) -> None:

@@ -102,6 +102,9 @@ class Engine(abc.ABC):
     requires_modules: ClassVar[tuple[str, ...]] = ()
     #: Whether the training command can train this engine.
     trainable: ClassVar[bool] = False
+    #: Names of the engine-specific options it reads from ``FusionRequest.options``
+    #: (``"checkpoint"`` makes the widget show a file picker).
+    option_names: ClassVar[tuple[str, ...]] = ()
 
     def availability(self, options: Mapping[str, Any] | None = None) -> Availability:
         """Say whether the engine can run with ``options``; override to check weights."""

@@ -124,6 +124,10 @@ class TextIFEngine(Engine):
     """
 
     name: ClassVar[str] = "textif"
+    option_names: ClassVar[tuple[str, ...]] = (
+        "checkpoint", "clip_weights", "allow_download", "precision", "tile_size", "tile_overlap",
+        "memory_budget_mb",
+    )
     description: ClassVar[str] = (
         "The paper's Text-IF network with CLIP text guidance, on the authors' checkpoints "
         "(RGB output, any size, tiled when large)"

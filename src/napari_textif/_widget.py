@@ -117,13 +117,8 @@ def _label(control: str) -> str:
 
 
 def takes_checkpoint(engine: Any) -> bool:
-    """Whether an engine's options include a checkpoint file (generic, by declaration)."""
-    declared = getattr(engine, "option_names", None)
-    if declared is None:
-        declared = getattr(engine, "options", None)
-    if isinstance(declared, (tuple, list, set, frozenset, Mapping)):
-        return "checkpoint" in declared
-    return any("checkpoint" in str(need).lower() for need in getattr(engine, "needs", ()))
+    """Whether an engine declares a ``checkpoint`` option (it then gets a file picker)."""
+    return "checkpoint" in getattr(engine, "option_names", ())
 
 
 def release_gpu_memory() -> None:
@@ -465,9 +460,14 @@ class FusionWidget(Container):
 
     def _qt_edges(self) -> None:
         from qtpy.QtCore import QTimer
+        from qtpy.QtWidgets import QSizePolicy
 
         for label in (self.interpretation, self.status, self.engine_note):
             label.native.setWordWrap(True)
+            # Long text wraps instead of widening the dock (which would resize the canvas).
+            label.native.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lines = self.status.native.fontMetrics().lineSpacing()
+        self.status.native.setMinimumHeight(3 * lines)
         self.prompt.native.returnPressed.connect(self.fuse)
         self._live_timer = QTimer()
         self._live_timer.setSingleShot(True)
@@ -774,8 +774,11 @@ class FusionWidget(Container):
     def _on_progress(self, report: Progress) -> None:
         if self._session.closed or not isinstance(report, Progress):
             return
-        self.progress.value = round(report.fraction * PROGRESS_STEPS)
-        self.status.value = report.message
+        value = round(report.fraction * PROGRESS_STEPS)
+        if value != self.progress.value:
+            self.progress.value = value
+        if report.message != self.status.value:
+            self.status.value = report.message
 
     def _on_returned(self, outcome: Outcome | Failure | None) -> None:
         if isinstance(outcome, Failure):

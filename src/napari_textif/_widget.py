@@ -117,8 +117,8 @@ def _label(control: str) -> str:
 
 
 def takes_checkpoint(engine: Any) -> bool:
-    """Whether an engine declares a ``checkpoint`` option (it then gets a file picker)."""
-    return "checkpoint" in getattr(engine, "option_names", ())
+    """Whether an engine declares a ``checkpoint`` option (shows the file picker)."""
+    return "checkpoint" in tuple(getattr(engine, "option_names", ()))
 
 
 def release_gpu_memory() -> None:

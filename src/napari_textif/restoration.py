@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage import exposure
-from skimage.restoration import estimate_sigma
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float) -> np.ndarray:
@@ -34,6 +32,13 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float
     return (box(a) * guide + box(b)).astype(np.float32)
 
 
+def _equalize(image: np.ndarray, clip_limit: float) -> np.ndarray:
+    # scikit-image's exposure module pulls in scipy.stats (~1 s): import it on first use.
+    from skimage import exposure
+
+    return exposure.equalize_adapthist(image, clip_limit=clip_limit).astype(np.float32)
+
+
 def _blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.ndarray:
     return np.clip((1.0 - strength) * original + strength * restored, 0.0, 1.0).astype(np.float32)
 
@@ -53,7 +58,7 @@ def brighten(image: np.ndarray, strength: float, *, target_mean: float = 0.45) -
         return image
     gamma = _gamma_for_mean(image, target_mean)
     lifted = np.power(np.clip(image, 0, 1), 1.0 + np.sqrt(strength) * (gamma - 1.0))
-    return _blend(lifted, exposure.equalize_adapthist(lifted, clip_limit=0.008), 0.3 * strength)
+    return _blend(lifted, _equalize(lifted, 0.008), 0.3 * strength)
 
 
 def compress_highlights(image: np.ndarray, strength: float) -> np.ndarray:
@@ -61,7 +66,7 @@ def compress_highlights(image: np.ndarray, strength: float) -> np.ndarray:
     if strength <= 0:
         return image
     compressed = np.power(np.clip(image, 0, 1), 1.0 + 1.5 * strength)
-    local = exposure.equalize_adapthist(compressed, clip_limit=0.01)
+    local = _equalize(compressed, 0.01)
     return _blend(compressed, local, 0.5 * strength)
 
 
@@ -69,6 +74,8 @@ def denoise(image: np.ndarray, strength: float, *, impulse: bool = False) -> np.
     """Remove sensor noise: a median for impulses, then guided self-filtering."""
     if strength <= 0:
         return image
+    from skimage.restoration import estimate_sigma
+
     work = ndimage.median_filter(image, 3) if impulse else image
     sigma = float(estimate_sigma(image)) + 0.01 * strength
     smooth = guided_filter(work, work, radius=2, eps=(1.5 * sigma) ** 2)
@@ -112,7 +119,7 @@ def stretch_contrast(image: np.ndarray, strength: float) -> np.ndarray:
         return image
     lo, hi = np.percentile(image, (1, 99))
     stretched = np.clip((image - lo) / max(hi - lo, 1e-3), 0.0, 1.0)
-    local = exposure.equalize_adapthist(stretched, clip_limit=0.01)
+    local = _equalize(stretched, 0.01)
     return _blend(image, (1 - 0.4 * strength) * stretched + 0.4 * strength * local, strength)
 
 

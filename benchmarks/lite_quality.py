@@ -88,16 +88,23 @@ def methods(weights: str | None) -> dict[str, object]:
     }
 
 
-def normal_fusion(pairs, weights, convention):  # type: ignore[no-untyped-def]
-    """Mean of each metric per method over the pairs."""
-    scores: dict[str, list[dict[str, float]]] = {}
-    for _, ir, vis in pairs:
+def normal_fusion(pairs, weights, convention, cached=None):  # type: ignore[no-untyped-def]
+    """Per method and pair, every metric; ``cached`` rows (same pairs) are reused, not recomputed."""
+    scores: dict[str, dict[str, dict[str, float]]] = {k: dict(v) for k, v in (cached or {}).items()}
+    for pair_name, ir, vis in pairs:
         for name, fn in methods(weights).items():
+            if pair_name in scores.get(name, {}):
+                continue
             fused = _eight_bit(fn(ir, vis))  # type: ignore[operator]
-            scores.setdefault(name, []).append(metrics.compute_all(fused, ir, vis,
-                                                                   ssim_convention=convention))
-    return {name: {m: float(np.mean([r[m] for r in rows])) for m in metrics.METRIC_NAMES}
-            for name, rows in scores.items()}
+            scores.setdefault(name, {})[pair_name] = metrics.compute_all(fused, ir, vis,
+                                                                         ssim_convention=convention)
+    return scores
+
+
+def mean_table(per_pair, names):  # type: ignore[no-untyped-def]
+    """Mean of each metric per method over the pairs ``names``."""
+    return {method: {m: float(np.mean([rows[n][m] for n in names])) for m in metrics.METRIC_NAMES}
+            for method, rows in per_pair.items()}
 
 
 def compare(table: dict[str, dict[str, float]]) -> dict[str, dict[str, object]]:
@@ -155,6 +162,34 @@ def real(data: Path, weights: str | None):  # type: ignore[no-untyped-def]
     return out
 
 
+SWEEP = (-1.0, -0.5, 0.0, 0.5, 1.0)
+
+
+def preference_sweeps(pairs, weights):  # type: ignore[no-untyped-def]
+    """Hot-region intensity along thermal_emphasis and SF/AG along detail_emphasis, per pair."""
+    hot_rows, sf_rows, ag_rows = [], [], []
+    for _, ir, vis in pairs:
+        hot = (ir >= np.quantile(ir, 0.9)) & (ir > imaging.to_gray(vis))
+        gray = [imaging.to_gray(_lite(ir, vis, weights, controls=Controls(thermal_emphasis=t)))
+                for t in SWEEP]
+        hot_rows.append([float(g[hot].mean()) for g in gray])
+        sf, ag = [], []
+        for d in SWEEP:
+            fused = _eight_bit(_lite(ir, vis, weights, controls=Controls(detail_emphasis=d)))
+            sf.append(metrics.spatial_frequency(fused))
+            ag.append(metrics.average_gradient(fused))
+        sf_rows.append(sf)
+        ag_rows.append(ag)
+
+    def summary(rows):  # type: ignore[no-untyped-def]
+        arr = np.array(rows)
+        monotone = np.all(np.diff(arr, axis=1) > 0, axis=1)
+        return {"mean": arr.mean(axis=0).tolist(), "monotone_pairs": int(monotone.sum()), "pairs": len(rows)}
+
+    return {"values": list(SWEEP), "thermal_hot_intensity": summary(hot_rows),
+            "detail_SF": summary(sf_rows), "detail_AG": summary(ag_rows)}
+
+
 def _strip(images: list[np.ndarray], height: int = 180) -> np.ndarray:
     """Side-by-side panels (gray ones as RGB), each resized to ``height`` rows."""
     from scipy import ndimage
@@ -205,9 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-set", type=int, default=8, help="held-out pairs per set (0: all)")
     parser.add_argument("--degraded-pairs", type=int, default=8, help="pairs per simulated kind")
     parser.add_argument("--ssim-convention", default="literature", choices=("literature", "correct"))
-    parser.add_argument("--parts", default="normal,simulated,real")
+    parser.add_argument("--parts", default="normal,simulated,real,preferences")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--figures", type=Path, default=None, help="write example strips here")
+    parser.add_argument("--baselines-from", type=Path, default=None,
+                        help="reuse the classic/Laplacian scores of an earlier --json report")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
@@ -215,8 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, object] = {"pairs": [n for n, _, _ in pairs], "ssim_convention": args.ssim_convention}
     parts = args.parts.split(",")
     if "normal" in parts:
-        table = normal_fusion(pairs, args.weights, args.ssim_convention)
-        report["normal"], report["versus"] = table, compare(table)
+        cached = None
+        if args.baselines_from:
+            old = json.loads(args.baselines_from.read_text())["per_pair"]
+            cached = {k: v for k, v in old.items() if k != "lite"}
+        per_pair = normal_fusion(pairs, args.weights, args.ssim_convention, cached)
+        table = mean_table(per_pair, report["pairs"])
+        report["per_pair"], report["normal"], report["versus"] = per_pair, table, compare(table)
         print(f"normal fusion, {len(pairs)} held-out pairs, SSIM {args.ssim_convention} convention")
         _print_table(table)
         for base, row in report["versus"].items():  # type: ignore[union-attr]
@@ -235,6 +277,13 @@ def main(argv: list[str] | None = None) -> int:
         for kind, row in report["real"].items():  # type: ignore[union-attr]
             print(f"  {kind:<18} n={row['scenes']:2d} PSNR {row['psnr_neutral']:6.2f} -> "
                   f"{row['psnr_prompt']:6.2f} ({row['psnr_gain']:+.2f} dB)  SSIM {row['ssim_gain']:+.4f}")
+    if "preferences" in parts:
+        report["preferences"] = sweeps = preference_sweeps(pairs, args.weights)
+        print(f"preference sweeps over {SWEEP}:")
+        for key in ("thermal_hot_intensity", "detail_SF", "detail_AG"):
+            row = sweeps[key]
+            print(f"  {key:<22} " + " ".join(f"{v:7.3f}" for v in row["mean"])
+                  + f"  monotone on {row['monotone_pairs']}/{row['pairs']} pairs")
     if args.figures:
         report["figures"] = figures(pairs, args.weights, args.figures)
         print("figures:", ", ".join(report["figures"]))  # type: ignore[arg-type]

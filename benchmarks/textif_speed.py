@@ -15,6 +15,7 @@ Usage::
     python benchmarks/textif_speed.py                       # CPU, 256, 640x480, 1024, 2048
     python benchmarks/textif_speed.py --sizes 256 480x640 --repeats 3
     python benchmarks/textif_speed.py --device cuda --precision fp16
+    python benchmarks/textif_speed.py --attention-only --repeats 3 --variants sdpa explicit
 """
 
 from __future__ import annotations
@@ -73,6 +74,30 @@ def run_case(size: str, variant: str, device: str, precision: str, repeats: int,
     return {"size": size, "variant": variant, "seconds": statistics.median(times), "peak_bytes": peak}
 
 
+def run_attention_case(size: str, variant: str, device: str, repeats: int, threads: int) -> dict:
+    """Time only the three 1/8-resolution pixel attentions (two cross, one spatial)."""
+    import torch
+
+    from napari_textif.nn.textif_net import pixel_attention
+
+    torch.set_num_threads(threads)
+    h, w = parse_size(size)
+    q, k, v = (torch.randn(1, 384, h // 8, w // 8, device=device) for _ in range(3))
+    kind = "explicit" if variant == "explicit" else "sdpa"
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(3):
+                pixel_attention(q, k, v, kind=kind)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    peak = (torch.cuda.max_memory_allocated() if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return {"size": size, "variant": variant, "seconds": min(times), "peak_bytes": peak}
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         import torch
@@ -83,6 +108,7 @@ def _sync(device: str) -> None:
 def spawn_case(args: argparse.Namespace, size: str, variant: str) -> dict:
     """Run one case in a subprocess; returns its JSON or an error record."""
     cmd = [sys.executable, __file__, "--child", "--sizes", size, "--variants", variant,
+           *(["--attention-only"] if args.attention_only else []),
            "--device", args.device, "--precision", args.precision,
            "--repeats", str(args.repeats), "--threads", str(args.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
@@ -93,7 +119,7 @@ def spawn_case(args: argparse.Namespace, size: str, variant: str) -> dict:
 
 
 def print_row(case: dict, base: dict | None) -> None:
-    """One line of the table; ratios are relative to the ``ours`` case of the same size."""
+    """One line of the table; ratios are relative to the first variant of the same size."""
     if "error" in case or "skipped" in case:
         print(f"{case['size']:>10} {case['variant']:>9}  {case.get('skipped') or case['error']}", flush=True)
         return
@@ -101,7 +127,7 @@ def print_row(case: dict, base: dict | None) -> None:
     line = f"{case['size']:>10} {case['variant']:>9} {case['seconds']:9.2f} s {mib:9.0f} MiB"
     if base is not None and "seconds" in base and case is not base:
         line += (f"   time x{case['seconds'] / base['seconds']:.2f}"
-                 f"   memory x{case['peak_bytes'] / base['peak_bytes']:.2f}  (vs ours)")
+                 f"   memory x{case['peak_bytes'] / base['peak_bytes']:.2f}  (vs {base['variant']})")
     print(line, flush=True)
 
 
@@ -116,11 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-explicit-gb", type=float, default=8.0,
                         help="skip explicit-map cases whose N x N map alone exceeds this")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
+    parser.add_argument("--attention-only", action="store_true",
+                        help="time only the 1/8-resolution pixel attentions (min of --repeats)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
+    if args.child and args.attention_only:
+        case = run_attention_case(args.sizes[0], args.variants[0], args.device, args.repeats, args.threads)
+    elif args.child:
         case = run_case(args.sizes[0], args.variants[0], args.device, args.precision, args.repeats,
                         args.threads)
+    if args.child:
         print(json.dumps(case))
         return 0
     peak = "max RSS of the process" if args.device == "cpu" else "CUDA max allocated"
@@ -130,13 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         base = None
         for variant in args.variants:
             h, w = parse_size(size)
-            need = explicit_map_bytes(h, w) * (3 if variant == "explicit" else 0)
+            maps = 1 if args.attention_only else 3
+            need = explicit_map_bytes(h, w) * (maps if variant == "explicit" else 0)
             if need > args.max_explicit_gb * 1e9:
                 case = {"size": size, "variant": variant,
-                        "skipped": f"skipped: three N x N maps need {need / 1e9:.1f} GB"}
+                        "skipped": f"skipped: {maps} N x N map(s) need {need / 1e9:.1f} GB"}
             else:
                 case = spawn_case(args, size, variant)
-            base = case if variant == "ours" else base
+            base = case if base is None else base
             print_row(case, base)
     return 0
 

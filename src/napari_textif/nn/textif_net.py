@@ -159,18 +159,18 @@ def _strip_block_forward(block: RestormerBlock, x: torch.Tensor, rows: int) -> t
     gram = x.new_zeros(b, heads, per_head, per_head)
     q_sq = x.new_zeros(b, heads, per_head, 1)
     k_sq = x.new_zeros(b, heads, per_head, 1)
+    qk_proj, v_proj = attn.qkv.weight[: 2 * c], attn.qkv.weight[2 * c :]
+    qk_dw, v_dw = attn.qkv_dwconv.weight[: 2 * c], attn.qkv_dwconv.weight[2 * c :]
     for top, bottom in _row_strips(height, rows):
         part, skip = _with_halo(x, top, bottom)
-        qkv = attn.qkv_dwconv(attn.qkv(block.norm1(part)))[:, :, skip : skip + bottom - top]
-        q, k, _ = (attn.split_heads(t) for t in qkv.chunk(3, dim=1))
+        qk = F.conv2d(F.conv2d(block.norm1(part), qk_proj), qk_dw, padding=1, groups=2 * c)
+        q, k = (attn.split_heads(t) for t in qk[:, :, skip : skip + bottom - top].chunk(2, dim=1))
         gram += q @ k.transpose(-2, -1)
         q_sq += q.square().sum(-1, keepdim=True)
         k_sq += k.square().sum(-1, keepdim=True)
     q_norm = q_sq.sqrt().clamp_min(1e-12)
     k_norm = k_sq.sqrt().clamp_min(1e-12)
     weights = torch.softmax(gram / (q_norm * k_norm.transpose(-2, -1)) * attn.temperature, dim=-1)
-    v_proj = attn.qkv.weight[2 * c :]
-    v_dw = attn.qkv_dwconv.weight[2 * c :]
     y = torch.empty_like(x)
     for top, bottom in _row_strips(height, rows):
         part, skip = _with_halo(x, top, bottom)

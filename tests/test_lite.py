@@ -174,3 +174,13 @@ def test_importing_the_engine_module_does_not_import_torch():
     code = "import sys, napari_textif.engines.lite; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_threads_option_is_checked_and_restored(scene):
+    ir, vis = scene
+    before = torch.get_num_threads()
+    napari_textif.fuse(ir, vis, engine="lite", device="cpu", options={"threads": 0})
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        napari_textif.fuse(ir, vis, engine="lite", device="cpu", options={"threads": -2})
+    assert torch.get_num_threads() == before

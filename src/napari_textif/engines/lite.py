@@ -8,11 +8,12 @@ are missing, altered or unreadable. Importing this module does not import torch.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +37,11 @@ BYTES_PER_PIXEL = 400
 DEFAULT_MEMORY_BUDGET_MB = 512
 TILE_OVERLAP = 96
 MIN_TILE = 256
+#: torch threads for CPU inference unless ``options["threads"]`` says otherwise (0: torch's
+#: default). One thread: the network is small, so a second thread gains little on an idle
+#: machine, while on a busy one (or beside napari's event loop) its synchronisation stalls
+#: cost several times the work (see benchmarks/lite_speed.py).
+DEFAULT_CPU_THREADS = 1
 
 
 def sha256_of(path: Path) -> str:
@@ -156,6 +162,24 @@ def tile_size_for(budget_mb: float) -> int:
     return max(side, MIN_TILE)
 
 
+@contextlib.contextmanager
+def _cpu_threads(device: str, threads: object) -> Iterator[None]:
+    """Run torch on ``threads`` CPU threads (0: leave torch's setting), restoring it afterwards."""
+    import torch
+
+    if device != "cpu" or not threads:
+        yield
+        return
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+        raise ValueError(f"options['threads'] must be a non-negative int, got {threads!r}")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _visible_ycbcr(visible: np.ndarray) -> np.ndarray:
     if visible.ndim == 3:
         return imaging.rgb_to_ycbcr(visible)
@@ -200,10 +224,11 @@ class LiteEngine(Engine):
         run_tile = functools.partial(self._fuse_tile, model, controls, device)
         h, w = request.infrared.shape
         request.report(0.0, "lite: fusing")
-        if max(h, w) <= tile:
-            fused, n_tiles = run_tile(request.infrared, request.visible), 1
-        else:
-            fused, n_tiles = self._run_tiled(run_tile, request, tile)
+        with _cpu_threads(device, request.options.get("threads", DEFAULT_CPU_THREADS)):
+            if max(h, w) <= tile:
+                fused, n_tiles = run_tile(request.infrared, request.visible), 1
+            else:
+                fused, n_tiles = self._run_tiled(run_tile, request, tile)
         request.report(1.0, "lite: done")
         provenance = {
             "weights": record.get("name", "lite"), "weights_sha256": record["sha256"],

@@ -190,7 +190,7 @@ class LiteEngine(Engine):
     """Small Controls-conditioned fusion network (the default engine)."""
 
     name: ClassVar[str] = "lite"
-    option_names: ClassVar[tuple[str, ...]] = ("weights", "tile_size", "memory_budget_mb")
+    option_names: ClassVar[tuple[str, ...]] = ("weights", "tile_size", "memory_budget_mb", "threads")
     description: ClassVar[str] = (
         "Small Controls-conditioned fusion network with shipped weights; fast on a CPU, offline"
     )

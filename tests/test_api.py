@@ -218,6 +218,27 @@ def test_bad_options_name_the_argument(pair, kwargs, error, words):
         fuse(*pair, engine="classic", **kwargs)
 
 
+def test_auto_adds_detected_degradations_the_prompt_did_not_mention(dark_pair):
+    ir, vis = dark_pair
+    said = fuse(ir, vis, "keep people bright", engine="classic")
+    auto = fuse(ir, vis, "keep people bright", engine="classic", auto=True)
+    assert said.controls.vis_low_light == 0
+    assert auto.controls.vis_low_light > 0.5
+    assert auto.controls.thermal_emphasis == said.controls.thermal_emphasis > 0
+    assert auto.interpretation.phrases["vis_low_light"].startswith("detected")
+
+
+def test_auto_respects_what_the_prompt_rules_out(dark_pair):
+    ir, vis = dark_pair
+    result = fuse(ir, vis, "the visible image is not dark", engine="classic", auto=True)
+    assert result.controls.vis_low_light == 0
+
+
+def test_auto_and_explicit_controls_conflict(pair):
+    with pytest.raises(ValueError, match="auto"):
+        fuse(*pair, engine="classic", controls=Controls(), auto=True)
+
+
 def test_unknown_engine_option_is_named(pair):
     with pytest.raises(ValueError, match=r"\['checkpoint'\].*'classic'"):
         fuse(*pair, engine="classic", options={"checkpoint": "x.pth"})

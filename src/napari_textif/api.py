@@ -19,7 +19,7 @@ from napari_textif.engines import (
     get_engine,
 )
 from napari_textif.engines.base import ProgressCallback
-from napari_textif.interpret import Interpretation, interpret
+from napari_textif.interpret import Interpretation, interpret, merge
 
 
 @dataclasses.dataclass
@@ -79,6 +79,7 @@ def fuse(
     *,
     engine: str | None = None,
     controls: Controls | None = None,
+    auto: bool = False,
     device: str = "auto",
     options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
@@ -98,6 +99,9 @@ def fuse(
         available one.
     controls : Controls, optional
         Explicit Controls; they take precedence over what the prompt says.
+    auto : bool, optional
+        Also estimate the degradations from the images (:func:`napari_textif.detect`)
+        and use them where the prompt says nothing about a degradation.
     device : str, optional
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"`` for torch engines.
     options : mapping, optional
@@ -120,13 +124,13 @@ def fuse(
     ((64, 80, 3), dtype('float32'))
     """
     t0 = time.perf_counter()
-    _check_options(prompt, controls, device)
+    _check_options(prompt, controls, device, auto)
     ir, vis, notes = prepare_pair(infrared, visible)
     engine_name = engine if engine is not None else default_engine()
     runner = get_engine(engine_name)
     _check_option_names(runner, engine_name, options)
     _check_available(runner, engine_name, options)
-    interpretation = None if controls is not None else interpret(prompt)
+    interpretation = None if controls is not None else understand(prompt, ir, vis, auto=auto)
     used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
     t1 = time.perf_counter()
     request = FusionRequest(ir, vis, used, prompt, device, dict(options or {}), progress)
@@ -142,7 +146,19 @@ def fuse(
     )
 
 
-def _check_options(prompt: object, controls: object, device: object) -> None:
+def understand(prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: bool) -> Interpretation:
+    """The prompt's Interpretation, merged with detection from the images when ``auto``."""
+    said = interpret(prompt)
+    if not auto:
+        return said
+    from napari_textif.detect import detect
+
+    return merge(said, detect(infrared, visible))
+
+
+def _check_options(prompt: object, controls: object, device: object, auto: object) -> None:
+    if controls is not None and auto:
+        raise ValueError("auto=True estimates Controls from the images; it cannot be combined with controls")
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
     if controls is not None and not isinstance(controls, Controls):

@@ -282,6 +282,30 @@ class Interpretation:
         return "\n".join(lines + list(self.notes)) or "neutral (plain fusion)"
 
 
+def merge(said: Interpretation, detected: Interpretation) -> Interpretation:
+    """Combine what the user said with what detection found; the user's words win.
+
+    A degradation the prompt sets or rules out keeps the prompt's value; any other
+    takes the detected strength. Preferences always come from the prompt.
+
+    Examples
+    --------
+    >>> from napari_textif.controls import Controls
+    >>> said = interpret("no haze, keep people bright")
+    >>> found = Interpretation(Controls(vis_haze=0.7, vis_low_light=0.8), {"vis_low_light": "dark"})
+    >>> merge(said, found).controls.summary()
+    'vis_low_light=0.80, thermal_emphasis=+0.60'
+    """
+    values = said.controls.to_dict()
+    phrases = dict(said.phrases)
+    for name, value in detected.controls.active().items():
+        if name in DEGRADATIONS and name not in said.phrases and name not in said.excluded:
+            values[name] = value
+            phrases[name] = f"detected: {detected.phrases.get(name, 'from the images')}"
+    notes = said.notes + tuple(n for n in detected.notes if n not in said.notes)
+    return Interpretation(Controls.from_dict(values), phrases, notes, dict(said.excluded))
+
+
 # --- tokens and lexicon matching -----------------------------------------------------------------
 
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|[^\W\d_]+(?:['’][^\W\d_]+)?|[.;!?\n,&%]")

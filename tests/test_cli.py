@@ -31,6 +31,15 @@ def test_fuse_writes_colour_result_of_visible_size(tmp_path, pair_files, capsys)
     assert "wrote" in capsys.readouterr().out
 
 
+def test_fuse_auto_reports_detected_controls(tmp_path, dark_pair, capsys):
+    ir, vis = dark_pair
+    write_image(tmp_path / "ir.png", ir / 255.0)
+    write_image(tmp_path / "vi.png", vis / 255.0)
+    assert main(["fuse", str(tmp_path / "ir.png"), str(tmp_path / "vi.png"), "--auto",
+                 "-o", str(tmp_path / "o.png"), "--engine", "classic"]) == 0
+    assert "vis_low_light" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("suffix", [".png", ".tif"])
 def test_fuse_16_bit(tmp_path, pair_files, suffix):
     out = tmp_path / f"fused16{suffix}"

@@ -18,6 +18,10 @@ def _add_fusion_options(parser: argparse.ArgumentParser) -> None:
         help="what is wrong or wanted, e.g. 'the visible image is dark; keep people bright' "
         "(default: plain fusion)",
     )
+    parser.add_argument(
+        "--auto", action="store_true",
+        help="also detect degradations from the images and restore those the prompt does not mention",
+    )
     parser.add_argument("--engine", default=None, help="engine name (see 'napari-textif engines')")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (torch engines)")
     parser.add_argument("--checkpoint", default=None, help="weights file for engines that need one")
@@ -68,7 +72,7 @@ def _fuse_files(ir_path: Path, vis_path: Path, out: Path, args: argparse.Namespa
 
     result = fuse(
         read_image(ir_path), read_image(vis_path), args.prompt,
-        engine=args.engine, device=args.device, options=_options(args),
+        engine=args.engine, auto=args.auto, device=args.device, options=_options(args),
     )
     write_image(out, result.image, bits=args.bits)
     return result

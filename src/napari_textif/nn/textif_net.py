@@ -272,7 +272,8 @@ def pixel_attention(
     q, k, v = (t.reshape(b, 1, c, h * w).transpose(-2, -1) for t in (query, key, value))
     scale = c**-0.5
     if kind == "sdpa":
-        out = F.scaled_dot_product_attention(q, k, v, scale=scale)
+        # Contiguous inputs: with strided ones PyTorch falls back to a kernel that forms the map.
+        out = F.scaled_dot_product_attention(q.contiguous(), k.contiguous(), v.contiguous(), scale=scale)
     elif kind == "explicit":
         out = torch.softmax((q @ k.transpose(-2, -1)) * scale, dim=-1) @ v
     else:

@@ -66,9 +66,9 @@ def test_offline_without_clip_weights_explains_the_options():
 
 def test_tile_plan_follows_the_memory_budget():
     assert textif_engine._tile_plan((480, 640), "cpu", {}) is None
-    tile = textif_engine._tile_plan((8192, 8192), "cpu", {"memory_budget_mb": 2000})
+    tile = textif_engine._tile_plan((8192, 8192), "cpu", {"memory_budget_mb": 4000})
     assert tile is not None and tile % 8 == 0
-    assert textif_engine.estimate_bytes((tile, tile)) <= 2000e6
+    assert textif_engine.estimate_bytes((tile, tile)) <= 4000e6
     assert textif_engine._tile_plan((100, 100), "cpu", {"tile_size": 260}) == 256
     with pytest.raises(ValueError, match="tile_size"):
         textif_engine._tile_plan((100, 100), "cpu", {"tile_size": 16})

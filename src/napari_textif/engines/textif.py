@@ -40,10 +40,11 @@ ENV_CHECKPOINT = "NAPARI_TEXTIF_CHECKPOINT"
 ENV_CONFIG_DIR = "NAPARI_TEXTIF_CONFIG_DIR"
 ENV_ALLOW_DOWNLOAD = "NAPARI_TEXTIF_ALLOW_DOWNLOAD"
 SIZE_MULTIPLE = 8
-#: Peak bytes per padded pixel of an untiled float32 CPU run with strip-wise blocks
-#: (measured with benchmarks/textif_speed.py, rounded up), plus a fixed part for weights.
-BYTES_PER_PIXEL = 1600
-FIXED_BYTES = 1_200_000_000
+#: Peak bytes per padded pixel of an untiled float32 CPU run with strip-wise blocks, plus a
+#: fixed part (torch, weights, strip buffers). benchmarks/textif_speed.py measured about
+#: 840 B/px and 1.95 GB (peak RSS 2110 MiB at 640x480, 2701 MiB at 1024x1024); rounded up.
+BYTES_PER_PIXEL = 1000
+FIXED_BYTES = 2_000_000_000
 DEFAULT_MEMORY_BUDGET_MB = 8000
 DEFAULT_OVERLAP = 64
 MIN_TILE = 128
@@ -119,8 +120,8 @@ class TextIFEngine(Engine):
     tile_size, tile_overlap : int
         Force tiling with these sizes (default: tile only past the memory budget).
     memory_budget_mb : float
-        Untiled runs whose estimated peak exceeds this are tiled (default 8000 on CPU,
-        80 % of the free memory on CUDA).
+        Untiled runs whose estimated peak exceeds this are tiled (default on CPU: 8000 or
+        60 % of the installed RAM, whichever is less; on CUDA 80 % of the free memory).
     """
 
     name: ClassVar[str] = "textif"
@@ -316,7 +317,15 @@ def _budget_bytes(device: str, options: Mapping[str, Any]) -> float:
 
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return 0.8 * free
-    return DEFAULT_MEMORY_BUDGET_MB * 1e6
+    return min(DEFAULT_MEMORY_BUDGET_MB * 1e6, 0.6 * _physical_memory())
+
+
+def _physical_memory() -> float:
+    """Installed RAM in bytes (infinite where the platform does not say)."""
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return float("inf")
 
 
 def _tile_plan(shape: tuple[int, int], device: str, options: Mapping[str, Any]) -> int | None:

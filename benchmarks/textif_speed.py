@@ -44,7 +44,8 @@ def explicit_map_bytes(height: int, width: int, itemsize: int = 4) -> int:
     return n * n * itemsize
 
 
-def run_case(size: str, variant: str, device: str, precision: str, repeats: int, threads: int) -> dict:
+def run_case(size: str, variant: str, device: str, precision: str, repeats: int, threads: int,
+             strip_elements: int = 2**25) -> dict:
     """Run one case in this process and return its measurements."""
     import torch
 
@@ -55,7 +56,7 @@ def run_case(size: str, variant: str, device: str, precision: str, repeats: int,
     h, w = parse_size(size)
     net = TextIFNet(
         attention="explicit" if variant == "explicit" else "sdpa",
-        strip_elements=2**25 if variant == "ours" else None,
+        strip_elements=strip_elements if variant == "ours" else None,
     ).eval().to(device)
     vis, ir = (torch.rand(1, 3, h, w, device=device) for _ in range(2))
     text = torch.randn(1, 512, device=device)
@@ -109,6 +110,7 @@ def spawn_case(args: argparse.Namespace, size: str, variant: str) -> dict:
     """Run one case in a subprocess; returns its JSON or an error record."""
     cmd = [sys.executable, __file__, "--child", "--sizes", size, "--variants", variant,
            *(["--attention-only"] if args.attention_only else []),
+           "--strip-elements", str(args.strip_elements),
            "--device", args.device, "--precision", args.precision,
            "--repeats", str(args.repeats), "--threads", str(args.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
@@ -144,13 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per case")
     parser.add_argument("--attention-only", action="store_true",
                         help="time only the 1/8-resolution pixel attentions (min of --repeats)")
+    parser.add_argument("--strip-elements", type=int, default=2**25,
+                        help="strip threshold of the 'ours' variant (TextIFNet strip_elements)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child and args.attention_only:
         case = run_attention_case(args.sizes[0], args.variants[0], args.device, args.repeats, args.threads)
     elif args.child:
         case = run_case(args.sizes[0], args.variants[0], args.device, args.precision, args.repeats,
-                        args.threads)
+                        args.threads, args.strip_elements)
     if args.child:
         print(json.dumps(case))
         return 0

@@ -10,7 +10,8 @@ Recipe
 * Pairs: RoadScene, LLVIP (halved in size), M3SVD, VIFB and the ``train`` scenes of
   ``degraded_pairs``; a deterministic held-out split (:func:`split`) is never trained on.
 * A pool of whole pairs degraded by :mod:`napari_textif.degrade` (none, one or two
-  kinds, strength 0.2..1), refreshed a few pairs per step; 128x128 crops, flips.
+  kinds, strength 0.2..1), refreshed ``--refresh`` pairs per step; square crops
+  (``--crop``; lite_v1: 445 steps at 128 then 20,209 at 96 from those weights), flips.
 * When a degradation is *named* in the Controls (70 %), the targets are the clean
   sources, so the network learns to restore what the words name; when it is not,
   the targets are the degraded sources (faithful fusion of what was given).

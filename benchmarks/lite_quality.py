@@ -74,7 +74,7 @@ def _eight_bit(image: np.ndarray) -> np.ndarray:
 
 def _lite(ir: np.ndarray, vis: np.ndarray, weights: str | None, prompt: str = "",
           controls: Controls | None = None) -> np.ndarray:
-    options = {"weights": weights} if weights else {}
+    options = {"checkpoint": weights} if weights else {}
     return fuse(ir, vis, prompt, engine="lite", controls=controls, device="cpu", options=options).image
 
 

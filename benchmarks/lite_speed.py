@@ -46,7 +46,7 @@ def _peak_mb() -> float:
 
 
 def _options(weights: str | None) -> dict[str, str]:
-    return {"weights": weights} if weights else {}
+    return {"checkpoint": weights} if weights else {}
 
 
 def case_640(repeats: int, weights: str | None) -> dict[str, object]:

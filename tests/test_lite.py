@@ -23,9 +23,9 @@ from napari_textif.engines.lite import (  # noqa: E402
     check_weights,
     load_model,
     save_weights,
-    sha256_of,
     sidecar_path,
 )
+from napari_textif.io import file_sha256  # noqa: E402
 from napari_textif.samples import synthetic_pair  # noqa: E402
 
 
@@ -41,7 +41,7 @@ def _spatial_frequency(gray: np.ndarray) -> float:
 
 def test_shipped_weights_match_their_sha256():
     record = json.loads(sidecar_path(DEFAULT_WEIGHTS).read_text())
-    assert sha256_of(DEFAULT_WEIGHTS) == record["sha256"]
+    assert file_sha256(DEFAULT_WEIGHTS) == record["sha256"]
     assert record["controls_names"] == list(CONTROL_NAMES)
     ok, reason, _ = check_weights(DEFAULT_WEIGHTS)
     assert ok, reason
@@ -57,7 +57,7 @@ def test_fuse_with_shipped_weights_keeps_shape_and_range(scene):
     result = napari_textif.fuse(ir, vis, "the visible image is dark", engine="lite", device="cpu")
     assert result.image.shape == vis.shape and result.image.dtype == np.float32
     assert 0.0 <= result.image.min() and result.image.max() <= 1.0
-    assert result.provenance["weights_sha256"] == sha256_of(DEFAULT_WEIGHTS)
+    assert result.provenance["weights_sha256"] == file_sha256(DEFAULT_WEIGHTS)
     assert result.device == "cpu"
     # a fused image is neither source: it carries the hot targets of the infrared image
     hot = ir > 0.8 * 255
@@ -105,16 +105,16 @@ def test_progress_callback_can_cancel_between_tiles():
 
 def test_missing_or_corrupt_weights_make_the_engine_unavailable(tmp_path):
     engine = LiteEngine()
-    missing = engine.availability({"weights": str(tmp_path / "nope.safetensors")})
+    missing = engine.availability({"checkpoint": str(tmp_path / "nope.safetensors")})
     assert not missing.available and "missing" in missing.reason
     copy = tmp_path / "lite.safetensors"
     shutil.copy(DEFAULT_WEIGHTS, copy)
     shutil.copy(sidecar_path(DEFAULT_WEIGHTS), sidecar_path(copy))
-    assert engine.availability({"weights": str(copy)}).available
+    assert engine.availability({"checkpoint": str(copy)}).available
     data = bytearray(copy.read_bytes())
     data[-1] ^= 0xFF
     copy.write_bytes(bytes(data))
-    broken = engine.availability({"weights": str(copy)})
+    broken = engine.availability({"checkpoint": str(copy)})
     assert not broken.available and "sha256" in broken.reason
 
 
@@ -126,7 +126,7 @@ def test_save_weights_round_trip(tmp_path):
         torch.nn.init.normal_(p, 0.0, 0.05)
     path = tmp_path / "w.safetensors"
     record = save_weights(model, path, training={"steps": 0})
-    assert record["sha256"] == sha256_of(path)
+    assert record["sha256"] == file_sha256(path)
     loaded, _ = load_model(path, "cpu")
     ir, vis, c = torch.rand(1, 1, 16, 24), torch.rand(1, 3, 16, 24), torch.rand(1, 11)
     with torch.no_grad():

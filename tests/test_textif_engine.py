@@ -11,6 +11,7 @@ import torch
 from napari_textif import fuse, imaging
 from napari_textif.engines import FusionRequest, get_engine
 from napari_textif.engines import textif as textif_engine
+from napari_textif.io import file_sha256
 from napari_textif.nn.textif_net import TextIFConfig, TextIFNet
 from napari_textif.samples import synthetic_pair
 from textif_helpers import write_authors_checkpoint
@@ -174,7 +175,6 @@ def encoder_state(model) -> dict:
 
 @pytest.mark.slow
 def test_fuse_end_to_end_on_cpu_returns_input_size(checkpoint):
-    from napari_textif import checkpoints
 
     ir, vis = synthetic_pair(shape=(100, 130), seed=2)
     prompt = "the visible image is dark"
@@ -182,7 +182,7 @@ def test_fuse_end_to_end_on_cpu_returns_input_size(checkpoint):
     assert result.image.shape == (100, 130, 3) and result.image.dtype == np.float32
     assert 0.0 <= result.image.min() and result.image.max() <= 1.0
     prov = result.provenance
-    assert prov["checkpoint_sha256"] == checkpoints.file_sha256(checkpoint)
+    assert prov["checkpoint_sha256"] == file_sha256(checkpoint)
     assert (prov["prompt"], prov["device"], prov["precision"]) == (prompt, "cpu", "fp32")
     assert prov["tiling"] is None
     # The engine's result is the network's own output on the reflect-padded pair, clamped.

@@ -239,6 +239,6 @@ def test_lite_weights_trained_here_load_in_the_lite_engine(folders, tmp_path):
     result = train(config, progress=False, log=lambda line: None)
     ir, vis = synthetic_pair(shape=(40, 48))
     fused = fuse(ir, vis, "the visible image is dark", engine="lite",
-                 options={"weights": str(result.weights)})
+                 options={"checkpoint": str(result.weights)})
     assert fused.image.shape == (40, 48, 3)
     assert fused.provenance["weights_sha256"] == json.loads(result.sidecar.read_text())["sha256"]

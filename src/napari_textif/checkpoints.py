@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 import json
 import struct
 from collections.abc import Mapping
@@ -29,12 +28,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from napari_textif import text_encoder
+from napari_textif.io import file_sha256
 
 #: Metadata value that marks our own safetensors export.
 EXPORT_FORMAT = "napari-textif/textif-v1"
 #: Types a ``torch.load(weights_only=True)`` may build besides tensors and containers.
 ALLOWED_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
-_CHUNK = 1 << 20
 
 
 class CheckpointError(ValueError):
@@ -98,15 +97,6 @@ class TextIFCheckpoint:
     clip: dict[str, Any] | None
     report: KeyReport
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def is_safetensors(path: str | Path) -> bool:

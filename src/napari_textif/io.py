@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,15 @@ def _write_png16(path: Path, data: np.ndarray) -> None:
     writer = png.Writer(width, height, bitdepth=16, greyscale=planes == 1)
     with open(path, "wb") as fh:
         writer.write(fh, data.reshape(height, width * planes).tolist())
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (weights records and provenance use it)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def list_images(folder: str | Path, *, role: str = "image") -> dict[str, Path]:

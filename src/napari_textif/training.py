@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hashlib
 import json
 import math
 import os
@@ -49,6 +48,7 @@ import torch
 
 from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
 from napari_textif.datasets import DegradationPolicy, PairDataset, PairRecord, find_pairs, split_holdout
+from napari_textif.io import file_sha256
 from napari_textif.losses import LOSS_TERMS, fusion_loss
 
 CHECKPOINT_FORMAT = "napari-textif-checkpoint"
@@ -583,7 +583,7 @@ def export_weights(
         "name": path.stem,
         "engine": engine,
         "format": "safetensors",
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": file_sha256(path),
         "config": dict(model_config),
         "controls_version": CONTROLS_VERSION,
         "controls_names": list(CONTROL_NAMES),

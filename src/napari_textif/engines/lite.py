@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -20,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from napari_textif import imaging
-from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
+from napari_textif.controls import CONTROL_NAMES
 from napari_textif.engines.base import (
     Availability,
     Engine,
@@ -29,6 +28,7 @@ from napari_textif.engines.base import (
     FusionRequest,
     resolve_device,
 )
+from napari_textif.io import file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite_v1.safetensors"
@@ -42,15 +42,6 @@ MIN_TILE = 256
 #: machine, while on a busy one (or beside napari's event loop) its synchronisation stalls
 #: cost several times the work (see benchmarks/lite_speed.py).
 DEFAULT_CPU_THREADS = 1
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sidecar_path(weights: Path) -> Path:
@@ -68,7 +59,7 @@ def _check_weights_cached(path: str, mtime_ns: int, size: int) -> tuple[bool, st
         record = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return False, f"weights record {side} is unreadable: {exc}", {}
-    actual = sha256_of(weights)
+    actual = file_sha256(weights)
     if record.get("sha256") != actual:
         return False, (f"weights {weights.name} fail the sha256 check (expected "
                        f"{record.get('sha256')}, got {actual}); reinstall the package"), {}
@@ -112,24 +103,9 @@ def save_weights(
     dict
         The sidecar record.
     """
-    from safetensors.torch import save_file
+    from napari_textif.training import export_weights
 
-    path = Path(path)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(path))
-    path.chmod(0o644)
-    record = {
-        "name": path.stem,
-        "engine": "lite",
-        "format": "safetensors",
-        "sha256": sha256_of(path),
-        "config": model.config.to_dict(),
-        "controls_version": CONTROLS_VERSION,
-        "controls_names": list(CONTROL_NAMES),
-        "training": dict(training or {}),
-    }
-    sidecar_path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    return record
+    return export_weights(model, path, engine="lite", model_config=model.config.to_dict(), training=training)
 
 
 def load_model(weights: Path, device: str) -> tuple[Any, dict[str, Any]]:
@@ -190,7 +166,7 @@ class LiteEngine(Engine):
     """Small Controls-conditioned fusion network (the default engine)."""
 
     name: ClassVar[str] = "lite"
-    option_names: ClassVar[tuple[str, ...]] = ("weights", "tile_size", "memory_budget_mb", "threads")
+    option_names: ClassVar[tuple[str, ...]] = ("checkpoint", "tile_size", "memory_budget_mb", "threads")
     description: ClassVar[str] = (
         "Small Controls-conditioned fusion network with shipped weights; fast on a CPU, offline"
     )
@@ -209,8 +185,8 @@ class LiteEngine(Engine):
 
     @staticmethod
     def weights_path(options: Mapping[str, Any] | None = None) -> Path:
-        """The weights file: ``options["weights"]`` or the shipped ``lite_v1``."""
-        value = (options or {}).get("weights")
+        """The weights file: ``options["checkpoint"]`` (from ``napari-textif train``) or ``lite_v1``."""
+        value = (options or {}).get("checkpoint")
         return Path(value) if value else DEFAULT_WEIGHTS
 
     def run(self, request: FusionRequest) -> EngineOutput:

@@ -40,11 +40,12 @@ ENV_CHECKPOINT = "NAPARI_TEXTIF_CHECKPOINT"
 ENV_CONFIG_DIR = "NAPARI_TEXTIF_CONFIG_DIR"
 ENV_ALLOW_DOWNLOAD = "NAPARI_TEXTIF_ALLOW_DOWNLOAD"
 SIZE_MULTIPLE = 8
-#: Peak bytes per padded pixel of an untiled float32 CPU run with strip-wise blocks, plus a
-#: fixed part (torch, weights, strip buffers). benchmarks/textif_speed.py measured about
-#: 840 B/px and 1.95 GB (peak RSS 2110 MiB at 640x480, 2701 MiB at 1024x1024); rounded up.
-BYTES_PER_PIXEL = 1000
-FIXED_BYTES = 2_000_000_000
+#: Peak bytes of an untiled float32 CPU run with strip-wise blocks: a fixed part (torch,
+#: weights, strip buffers) plus a part per padded pixel. benchmarks/textif_speed.py measured
+#: peak RSS 2110 MiB at 640x480, 2701 MiB at 1024x1024 and 7597 MiB at 2048x2048; these
+#: constants bound the two larger ones from above.
+BYTES_PER_PIXEL = 1650
+FIXED_BYTES = 1_200_000_000
 DEFAULT_MEMORY_BUDGET_MB = 8000
 DEFAULT_OVERLAP = 64
 MIN_TILE = 128
@@ -120,8 +121,8 @@ class TextIFEngine(Engine):
     tile_size, tile_overlap : int
         Force tiling with these sizes (default: tile only past the memory budget).
     memory_budget_mb : float
-        Untiled runs whose estimated peak exceeds this are tiled (default on CPU: 8000 or
-        60 % of the installed RAM, whichever is less; on CUDA 80 % of the free memory).
+        Untiled runs whose estimated peak exceeds this are tiled (default on CPU: 60 % of
+        the installed RAM, 8000 where unknown; on CUDA 80 % of the free memory).
     """
 
     name: ClassVar[str] = "textif"
@@ -317,7 +318,8 @@ def _budget_bytes(device: str, options: Mapping[str, Any]) -> float:
 
         free, _ = torch.cuda.mem_get_info(torch.device(device))
         return 0.8 * free
-    return min(DEFAULT_MEMORY_BUDGET_MB * 1e6, 0.6 * _physical_memory())
+    installed = _physical_memory()
+    return 0.6 * installed if installed < float("inf") else DEFAULT_MEMORY_BUDGET_MB * 1e6
 
 
 def _physical_memory() -> float:

@@ -26,7 +26,6 @@ from pathlib import Path
 import numpy as np
 
 from napari_textif import imaging, metrics
-from napari_textif.api import prepare_pair
 from napari_textif.io import list_images, quantize, read_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,7 +89,7 @@ def score_method(
     """Mean scores over the pairs, seconds per fusion, seconds per scoring."""
     rows, fuse_s, score_s = [], 0.0, 0.0
     for _, ir_raw, vis_raw in pairs:
-        ir, vis, _ = prepare_pair(ir_raw, vis_raw)
+        ir, vis, _ = imaging.prepare_pair(ir_raw, vis_raw)
         t0 = time.perf_counter()
         fused = quantize(fusion(ir, vis), 8)
         t1 = time.perf_counter()
@@ -112,7 +111,7 @@ def time_metrics(data: Path, repeats: int = 5) -> None:
 
         ir, vis = synthetic_pair(shape=(576, 768))
         source = "synthetic"
-    a, b, _ = prepare_pair(ir, vis)
+    a, b, _ = imaging.prepare_pair(ir, vis)
     fused = quantize(METHODS["laplacian"](a, b), 8)
     calls = {name: getattr(metrics, name) for name in ("vif", "qabf", "ssim_sum", "mutual_information")}
     calls["compute_all"] = metrics.compute_all

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 def load_pair(paths: list[Path] | None, size: int) -> tuple[np.ndarray, np.ndarray]:
     """A real pair cropped to ``size`` if given, else the synthetic sample."""
-    from napari_textif.api import prepare_pair
+    from napari_textif import imaging
     from napari_textif.samples import synthetic_pair
 
     if paths:
@@ -34,7 +34,7 @@ def load_pair(paths: list[Path] | None, size: int) -> tuple[np.ndarray, np.ndarr
         ir, vis = (read_image(p) for p in paths)
     else:
         ir, vis = synthetic_pair(shape=(size, size), seed=4)
-    ir, vis, _ = prepare_pair(ir, vis)
+    ir, vis, _ = imaging.prepare_pair(ir, vis)
     return ir[:size, :size], vis[:size, :size]
 
 

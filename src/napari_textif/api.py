@@ -125,7 +125,7 @@ def fuse(
     """
     t0 = time.perf_counter()
     _check_options(prompt, controls, device, auto)
-    ir, vis, notes = prepare_pair(infrared, visible)
+    ir, vis, notes = imaging.prepare_pair(infrared, visible)
     engine_name = engine if engine is not None else default_engine()
     runner = get_engine(engine_name)
     _check_option_names(runner, engine_name, options)
@@ -178,27 +178,6 @@ def _check_available(runner: Any, name: str, options: Mapping[str, Any] | None) 
     status = runner.availability(options)
     if not status.available:
         raise EngineUnavailable(f"engine {name!r} is not available: {status.reason}")
-
-
-def prepare_pair(infrared: object, visible: object) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Validate and convert a pair: infrared ``(H, W)``, visible ``(H, W)`` or ``(H, W, 3)``.
-
-    Returns
-    -------
-    infrared, visible : ndarray
-        float32 copies in ``[0, 1]``.
-    notes : list of str
-        How intensities were scaled, when worth saying.
-    """
-    ir = imaging.prepare(infrared, name="infrared")
-    vis = imaging.prepare(visible, name="visible")
-    imaging.check_same_size(ir.data, vis.data)
-    notes = [n for n in (ir.note, vis.note) if n]
-    ir_data = ir.data
-    if ir.is_rgb:
-        ir_data = imaging.to_gray(ir_data)
-        notes.append("infrared: colour image, fused through its luminance")
-    return ir_data, vis.data, notes
 
 
 def compose(output: EngineOutput, visible: np.ndarray, kind: str) -> np.ndarray:

@@ -49,6 +49,7 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
+from napari_textif import imaging
 from napari_textif.controls import DEGRADATIONS, Controls
 from napari_textif.interpret import Interpretation
 
@@ -138,9 +139,7 @@ def measure(infrared: object, visible: object) -> dict[str, float]:
     >>> 0.0 <= stats["vis_mean"] <= 1.0
     True
     """
-    from napari_textif.api import prepare_pair
-
-    ir, vis, _ = prepare_pair(infrared, visible)
+    ir, vis, _ = imaging.prepare_pair(infrared, visible)
     luma = _luma(vis)
     small_vis, small_luma, small_ir = (_downsample(a) for a in (vis, luma, ir))
     stats = _light_stats(small_vis, small_luma)

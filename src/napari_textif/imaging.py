@@ -190,6 +190,27 @@ def check_same_size(infrared: np.ndarray, visible: np.ndarray) -> None:
         )
 
 
+def prepare_pair(infrared: object, visible: object) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Validate and convert a pair: infrared ``(H, W)``, visible ``(H, W)`` or ``(H, W, 3)``.
+
+    Returns
+    -------
+    infrared, visible : ndarray
+        float32 copies in ``[0, 1]``.
+    notes : list of str
+        How intensities were scaled, when worth saying.
+    """
+    ir = prepare(infrared, name="infrared")
+    vis = prepare(visible, name="visible")
+    check_same_size(ir.data, vis.data)
+    notes = [n for n in (ir.note, vis.note) if n]
+    ir_data = ir.data
+    if ir.is_rgb:
+        ir_data = to_gray(ir_data)
+        notes.append("infrared: colour image, fused through its luminance")
+    return ir_data, vis.data, notes
+
+
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Return BT.601 luma ``0.299 R + 0.587 G + 0.114 B`` (grayscale passes through)."""
     if image.ndim == 2:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 from scipy import ndimage, signal
 
+from napari_textif import imaging
 from napari_textif.controls import DEGRADATIONS, Controls
 
 #: Display gamma used to move between encoded pixel values and linear light.
@@ -190,12 +191,6 @@ def _generator(rng: RngLike) -> np.random.Generator:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
-
-
 def _per_channel(image: np.ndarray, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     if image.ndim == 2:
         return fn(image)
@@ -276,10 +271,10 @@ def _overexposure(image: np.ndarray, s: float, rng: np.random.Generator, size: f
     that a bright day frame is not turned all white and a night frame still brightens.
     """
     linear = image.astype(np.float64) ** GAMMA
-    quantile = float(np.quantile(_luma(linear), 1.0 - 0.6 * s))
+    quantile = float(np.quantile(imaging.to_gray(linear), 1.0 - 0.6 * s))
     stops = np.clip(-np.log2(max(quantile, 1e-6)), 0.5 * s, 3.0 * s) * rng.uniform(0.85, 1.0)
     linear = linear * 2.0**stops
-    excess = np.maximum(_luma(linear) - 1.0, 0.0)
+    excess = np.maximum(imaging.to_gray(linear) - 1.0, 0.0)
     bloom = ndimage.gaussian_filter(excess, sigma=0.015 * size * s + 0.5)
     if image.ndim == 3:
         bloom = bloom[..., None]

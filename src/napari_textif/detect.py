@@ -140,7 +140,7 @@ def measure(infrared: object, visible: object) -> dict[str, float]:
     True
     """
     ir, vis, _ = imaging.prepare_pair(infrared, visible)
-    luma = _luma(vis)
+    luma = imaging.to_gray(vis)
     small_vis, small_luma, small_ir = (_downsample(a) for a in (vis, luma, ir))
     stats = _light_stats(small_vis, small_luma)
     stats.update(_noise_stats(_crop(luma), "vis"))
@@ -250,12 +250,6 @@ def _intensity_word(value: float) -> str:
 
 
 # --- statistics ----------------------------------------------------------------------------------
-
-
-def _luma(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    return image[..., 0] * 0.299 + image[..., 1] * 0.587 + image[..., 2] * 0.114
 
 
 def _downsample(image: np.ndarray) -> np.ndarray:

@@ -43,7 +43,6 @@ SSIM_WINDOW = 7
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
 
-_GRAY_WEIGHTS = (0.299, 0.587, 0.114)
 _VIF_NOISE_VAR = 2.0
 _VIF_EPS = 1e-10
 _VIF_WINDOWS = (17, 9, 5, 3)
@@ -102,9 +101,7 @@ def to_gray255(image: object, *, name: str = "image") -> np.ndarray:
     else:
         data = imaging.to_float01(array, name=name)[0].astype(np.float64) * 255.0
     data = imaging.normalize_channels(data)
-    if data.ndim == 3:
-        r, g, b = _GRAY_WEIGHTS
-        data = data[..., 0] * r + data[..., 1] * g + data[..., 2] * b
+    data = imaging.to_gray(data)
     return np.clip(np.round(data), 0.0, 255.0)
 
 

@@ -291,8 +291,8 @@ def rgb_to_ycbcr_torch(rgb: Any) -> Any:
     """Full-range BT.601 YCbCr of ``(B, 3, H, W)`` RGB (gray ``(B, 1, H, W)`` gets neutral chroma)."""
     import torch
 
+    from napari_textif.losses import chroma, luminance
+
     if rgb.shape[1] == 1:
         return torch.cat([rgb, torch.full_like(rgb, 0.5), torch.full_like(rgb, 0.5)], 1)
-    r, g, b = rgb[:, 0:1], rgb[:, 1:2], rgb[:, 2:3]
-    y = 0.299 * r + 0.587 * g + 0.114 * b
-    return torch.cat([y, (b - y) * 0.564 + 0.5, (r - y) * 0.713 + 0.5], 1)
+    return torch.cat([luminance(rgb), chroma(rgb)], 1)

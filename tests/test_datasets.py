@@ -212,3 +212,25 @@ def test_describe_names_preferences():
     text = describe(Controls(thermal_emphasis=0.8, detail_emphasis=-0.8))
     assert "hot targets" in text and "smooth" in text
     assert describe(Controls()) == "Fuse the infrared and visible images."
+
+
+def test_unnamed_degradations_make_the_degraded_input_the_target(tmp_path):
+    from napari_textif.datasets import DegradationPolicy, PairDataset, find_pairs
+    from napari_textif.io import write_image
+    from napari_textif.samples import synthetic_pair
+
+    ir, vis = synthetic_pair(shape=(48, 56), seed=4)
+    write_image(tmp_path / "ir" / "a.png", ir / 255)
+    write_image(tmp_path / "vi" / "a.png", vis / 255)
+    policy = DegradationPolicy(visible_counts=(0, 1), infrared_counts=(0, 1), unnamed_prob=1.0)
+    data = PairDataset(find_pairs(tmp_path), crop=32, seed=2, length=6, policy=policy)
+    for i in range(len(data)):
+        sample = data[i]
+        assert np.all(sample["controls"][:9] == 0)
+        np.testing.assert_array_equal(sample["ir"], sample["ir_clean"])
+        np.testing.assert_array_equal(sample["vis"], sample["vis_clean"])
+    named = PairDataset(find_pairs(tmp_path), crop=32, seed=2, length=6,
+                        policy=DegradationPolicy(visible_counts=(0, 1), infrared_counts=(0, 1)))
+    assert all(np.count_nonzero(named[i]["controls"][:9]) == 2 for i in range(6))
+    with pytest.raises(ValueError, match="unnamed_prob"):
+        DegradationPolicy(unnamed_prob=1.5)

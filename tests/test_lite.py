@@ -184,3 +184,36 @@ def test_threads_option_is_checked_and_restored(scene):
     with pytest.raises(ValueError, match="threads"):
         napari_textif.fuse(ir, vis, engine="lite", device="cpu", options={"threads": -2})
     assert torch.get_num_threads() == before
+
+
+def test_classic_restored_kinds_are_restored_first_and_hidden_from_the_network(scene):
+    from napari_textif.engines.lite import CLASSIC_RESTORED, restore_first
+
+    ir, vis = (a.astype(np.float32) / 255 for a in scene)
+    ir0, vis0 = ir.copy(), vis.copy()
+    said = Controls(ir_stripe_noise=0.6, vis_noise=0.4, vis_low_light=0.5, thermal_emphasis=0.3)
+    ir_r, vis_r, rest, restored = restore_first(ir, vis, said, CLASSIC_RESTORED)
+    assert restored == ["vis_noise", "ir_stripe_noise"]
+    assert rest == Controls(vis_low_light=0.5, thermal_emphasis=0.3)
+    assert not np.array_equal(ir_r, ir) and not np.array_equal(vis_r, vis)
+    np.testing.assert_array_equal(ir, ir0)
+    np.testing.assert_array_equal(vis, vis0)
+    same = restore_first(ir, vis, Controls(vis_low_light=0.5), CLASSIC_RESTORED)
+    assert same[0] is ir and same[1] is vis and same[3] == []
+    result = napari_textif.fuse(scene[0], scene[1], "the infrared image has stripe noise", engine="lite")
+    assert result.provenance["classic_restored"] == ["ir_stripe_noise"]
+    off = napari_textif.fuse(scene[0], scene[1], "the infrared image has stripe noise", engine="lite",
+                             options={"classic_restore": False})
+    assert off.provenance["classic_restored"] == []
+
+
+def test_stripe_prompt_brings_the_fusion_closer_to_the_clean_one():
+    from napari_textif import metrics
+    from napari_textif.degrade import degrade_pair
+
+    ir, vis = (a.astype(np.float32) / 255 for a in synthetic_pair(shape=(160, 224), seed=6))
+    clean = napari_textif.fuse(ir, vis, engine="lite").image
+    ir_d, vis_d = degrade_pair(ir, vis, {"ir_stripe_noise": 0.5}, 3)
+    neutral = napari_textif.fuse(ir_d, vis_d, engine="lite").image
+    told = napari_textif.fuse(ir_d, vis_d, "the infrared image has stripe noise", engine="lite").image
+    assert metrics.psnr(told, clean) > metrics.psnr(neutral, clean) + 1.0

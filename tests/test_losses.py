@@ -14,6 +14,7 @@ from napari_textif.losses import (  # noqa: E402
     KIND_WEIGHTS,
     NEUTRAL_WEIGHTS,
     fusion_loss,
+    intensity_target,
     loss_weights,
     luminance,
     sobel,
@@ -97,28 +98,39 @@ def test_intensity_targets_the_brighter_source():
     assert float(at_max["intensity"]) == 0.0 and float(at_mean["intensity"]) > 0.5
 
 
-def test_thermal_emphasis_raises_the_infrared_part_of_the_intensity_term():
+def test_thermal_emphasis_moves_the_intensity_target_where_the_infrared_is_brighter():
     ir, vis = _batch()
-    visible_only = luminance(vis)  # misses every pixel where the infrared is brighter
-    terms = {}
-    for t in (-1.0, 0.0, 1.0):
-        controls = _controls(thermal_emphasis=t).repeat(2, 1)
-        terms[t] = float(fusion_loss(visible_only, ir, vis, controls)[1]["intensity"])
-    assert terms[-1.0] < terms[0.0] < terms[1.0]
-    # The infrared image alone misses the visible-brighter pixels: cheaper with thermal emphasis.
-    favoured, disfavoured = (
-        float(fusion_loss(ir, ir, vis, _controls(thermal_emphasis=t).repeat(2, 1))[1]["intensity"])
-        for t in (1.0, -1.0)
-    )
-    assert favoured < disfavoured
+    y = luminance(vis)
+    hot = ir > y
+    targets = {t: intensity_target(ir, y, torch.full((2,), t)) for t in (-1.0, -0.5, 0.0, 0.5, 1.0)}
+    assert torch.allclose(targets[-1.0], y.where(hot, torch.maximum(ir, y)))
+    assert torch.equal(targets[0.0], torch.maximum(ir, y))
+    for low, high in ((-1.0, -0.5), (-0.5, 0.0), (0.0, 0.5), (0.5, 1.0)):
+        assert torch.all(targets[low][hot] <= targets[high][hot])
+        assert torch.equal(targets[low][~hot], targets[high][~hot])
+    assert float((targets[1.0] - targets[0.0])[hot].mean()) > 0.01
+    # The loss follows its target: the visible image alone is best at -1, the maximum at 0.
+    costs = {t: float(fusion_loss(y, ir, vis, _controls(thermal_emphasis=t).repeat(2, 1))[1]["intensity"])
+             for t in (-1.0, 0.0)}
+    assert costs[-1.0] == pytest.approx(0.0, abs=1e-6) and costs[0.0] > 0.01
 
 
-def test_detail_emphasis_scales_the_gradient_term():
+def test_detail_emphasis_scales_the_target_gradients():
     ir, vis = _batch()
-    fused = 0.5 * (ir + luminance(vis))
-    values = [float(fusion_loss(fused, ir, vis, _controls(detail_emphasis=d).repeat(2, 1))[1]["gradient"])
-              for d in (-1.0, 0.0, 1.0)]
-    assert values[0] == pytest.approx(values[1] * 0.5) and values[2] == pytest.approx(values[1] * 1.5)
+    y = luminance(vis)
+    sharper = torch.maximum(ir, y)
+    values = {}
+    for d in (-1.0, 0.0, 1.0):
+        controls = _controls(detail_emphasis=d).repeat(2, 1)
+        values[d] = float(fusion_loss(torch.full_like(ir, 0.5), ir, vis, controls)[1]["gradient"])
+    # A flat image misses all target gradient: its cost is proportional to 1 + 0.5 d.
+    assert values[-1.0] == pytest.approx(0.5 * values[0.0], rel=1e-5)
+    assert values[1.0] == pytest.approx(1.5 * values[0.0], rel=1e-5)
+    # An image with twice the gradients of the sources is closer to the emphasised target.
+    doubled = (2.0 * sharper - sharper.mean()).clamp(0, 1)
+    cost = {d: float(fusion_loss(doubled, ir, vis, _controls(detail_emphasis=d).repeat(2, 1))[1]["gradient"])
+            for d in (-1.0, 1.0)}
+    assert cost[1.0] / 1.5 < cost[-1.0] / 0.5
 
 
 def test_color_term_only_for_rgb_outputs():

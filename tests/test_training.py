@@ -242,3 +242,46 @@ def test_lite_weights_trained_here_load_in_the_lite_engine(folders, tmp_path):
                  options={"checkpoint": str(result.weights)})
     assert fused.image.shape == (40, 48, 3)
     assert fused.provenance["weights_sha256"] == json.loads(result.sidecar.read_text())["sha256"]
+
+
+def test_init_starts_from_given_weights_and_refuses_other_architectures(folders, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from napari_textif.training import train
+
+    start = TinyNet()
+    with torch.no_grad():
+        for p in start.parameters():
+            p.fill_(0.01)
+    init = tmp_path / "start.safetensors"
+    save_file(start.state_dict(), str(init))
+    config = _config(folders, tmp_path, steps=1, lr=1e-9, val_every=100, init=str(init))
+    lines: list[str] = []
+    result = train(config, progress=False, log=lines.append)
+    trained = load_file(str(result.weights))
+    assert all(torch.allclose(trained[k], v, atol=1e-6) for k, v in start.state_dict().items())
+    assert any("starting from the weights" in line for line in lines)
+    save_file(TinyNet(width=4).state_dict(), str(init))
+    with pytest.raises(ValueError, match="do not fit the model"):
+        train(_config(folders, tmp_path, steps=1, init=str(init)), progress=False, log=lambda line: None)
+    with pytest.raises(ValueError, match=r"init must be a \.safetensors"):
+        _config(folders, tmp_path, init=str(tmp_path / "w.pt"))
+
+
+def test_holdout_every_keeps_named_pairs_out_of_training(folders, tmp_path):
+    from napari_textif.datasets import split_every
+    from napari_textif.training import _build_data
+
+    train_dir, _ = folders
+    more = _write_pairs(tmp_path / "more", 4, 30)
+    train_records, held = split_every([train_dir, more], 2)
+    # Every 2nd pair of each folder by name, the first included: p0, p2 of both folders.
+    assert [r.name.split("/")[-1] for r in held] == ["p0", "p2", "p0", "p2"]
+    assert not {id(r) for r in held} & {id(r) for r in train_records}
+    config = _config(folders, tmp_path, data=[str(train_dir), str(more)], val=[], holdout_every=2)
+    train_set, val_set = _build_data(config)
+    names = lambda records: {(str(r.infrared[0].path)) for r in records}  # noqa: E731
+    assert names(val_set.records) == names(held)
+    assert not names(train_set.records) & names(held)
+    with pytest.raises(ValueError, match="holdout_every"):
+        _config(folders, tmp_path, holdout_every=1)

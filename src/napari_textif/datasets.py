@@ -241,6 +241,30 @@ def _variants(files: Mapping[str, Path], kinds: Mapping[str, str | None]) -> dic
     return scenes
 
 
+def split_every(
+    folders: str | Path | Sequence[str | Path], every: int
+) -> tuple[list[PairRecord], list[PairRecord]]:
+    """Hold out every ``every``-th pair of each folder (sorted by name, the first included).
+
+    A fixed rule, so the held-out pairs can be named in advance by anyone (for
+    example by a benchmark scoring only pairs a model was not trained on).
+
+    Returns
+    -------
+    train, held_out : list of PairRecord
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 2:
+        raise ValueError(f"every must be an int of at least 2, got {every!r}")
+    if isinstance(folders, (str, Path)):
+        folders = [folders]
+    train: list[PairRecord] = []
+    held: list[PairRecord] = []
+    for folder in folders:
+        for i, record in enumerate(find_pairs(folder)):
+            (held if i % every == 0 else train).append(record)
+    return train, held
+
+
 def split_holdout(
     records: Sequence[PairRecord], *, fraction: float = 0.05, max_count: int = 8, seed: int = 0
 ) -> tuple[list[PairRecord], list[PairRecord]]:
@@ -274,6 +298,10 @@ class DegradationPolicy:
     zoom_range : tuple of float
         A crop covers ``crop / zoom`` source pixels, zoom uniform in this range
         (never more than the image holds).
+    unnamed_prob : float
+        Chance that a sample's simulated degradations are left out of its Controls;
+        its targets are then the degraded inputs themselves, so a network learns to
+        restore only what it is told and to fuse faithfully otherwise.
     """
 
     visible_counts: tuple[float, ...] = (0.3, 0.55, 0.15)
@@ -281,6 +309,13 @@ class DegradationPolicy:
     strength_range: tuple[float, float] = (0.2, 1.0)
     preference_prob: float = 0.5
     zoom_range: tuple[float, float] = (0.5, 1.0)
+    unnamed_prob: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("preference_prob", "unnamed_prob"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"policy {name} must be a probability in [0, 1], got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored in checkpoints)."""
@@ -482,6 +517,10 @@ class PairDataset:
         ir, vis, ir_clean, vis_clean = (im.astype(np.float32) for im in images)
         simulated = self.policy.draw(rng, visible=vis_cap.kind is None, infrared=ir_cap.kind is None)
         ir, vis = degrade_pair(ir, vis, simulated, rng, reference_size=full_size)
+        if simulated and self.policy.unnamed_prob > 0 and rng.random() < self.policy.unnamed_prob:
+            simulated = {}
+            ir_clean = ir if ir_cap.kind is None else ir_clean
+            vis_clean = vis if vis_cap.kind is None else vis_clean
         real = {c.kind: REAL_STRENGTH for c in (ir_cap, vis_cap) if c.kind is not None}
         controls = Controls(**real, **simulated, **self.policy.draw_preferences(rng))
         if self.augment:

@@ -18,11 +18,13 @@ Weights (intensity, SSIM, gradient) per degradation: the paper's table for its
 four kinds; our choices for the other five (see :data:`KIND_WEIGHTS`). A sample
 with strengths ``c_k`` gets ``w = NEUTRAL + sum_k c_k (W_k - NEUTRAL)``, clipped at
 zero, so one degradation at strength 1 gets exactly its table row and
-strength 0 the neutral weights. Preferences then shift them:
-``thermal_emphasis`` ``t`` scales the intensity term on pixels where the
-infrared is the brighter source by ``1 + 0.75 t`` and on the others by
-``1 - 0.75 t``; ``detail_emphasis`` ``d`` scales the gradient term by
-``1 + 0.5 d``.
+strength 0 the neutral weights. Preferences shape the targets, so a network
+learns to go past the sources when asked (weights alone cannot move the
+optimum beyond the target): ``thermal_emphasis`` ``t`` moves the intensity
+target where the infrared is brighter, ``max(IR, Y) + k (IR - Y)`` with
+``k = t`` for ``t < 0`` (down to the visible intensity at ``t = -1``) and
+``k = THERMAL_GAIN * t`` above (a boosted infrared); ``detail_emphasis`` ``d``
+scales the target gradient magnitudes by ``1 + DETAIL_SHIFT * d``.
 
 Differences from the reference code, on purpose: every term is L1 (the paper
 used L2 for the over-exposure intensity), intensity and SSIM use luminance for
@@ -59,7 +61,7 @@ KIND_WEIGHTS: dict[str, tuple[float, float, float]] = {
     "vis_blur": (6.0, 1.0, 14.0),
     "ir_stripe_noise": (6.0, 1.0, 10.0),
 }
-THERMAL_SHIFT = 0.75
+THERMAL_GAIN = 0.5
 DETAIL_SHIFT = 0.5
 
 _SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
@@ -180,7 +182,7 @@ def fusion_loss(
     raw = {
         "intensity": _intensity(y_f, ir_clean, y_v, controls[:, _THERMAL].float()),
         "ssim": (1.0 - ssim(y_f, y_v)) + (1.0 - ssim(y_f, ir_clean)),
-        "gradient": _gradient(y_f, ir_clean, y_v) * (1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float()),
+        "gradient": _gradient(y_f, ir_clean, y_v, 1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float()),
         "color": _color(fused, vis_clean),
     }
     weighted = {k: weights[k] * raw[k] for k in LOSS_TERMS}
@@ -208,18 +210,31 @@ def _per_sample(t: torch.Tensor) -> torch.Tensor:
     return t.flatten(1).mean(1)
 
 
+def intensity_target(ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
+    """The per-pixel intensity target under ``thermal_emphasis`` ``(B,)`` (see the module docstring).
+
+    Examples
+    --------
+    >>> ir, y = torch.full((3, 1, 1, 1), 0.8), torch.full((3, 1, 1, 1), 0.2)
+    >>> [round(v, 3) for v in intensity_target(ir, y, torch.tensor([-1.0, 0.0, 1.0])).flatten().tolist()]
+    [0.2, 0.8, 1.0]
+    """
+    t = thermal[:, None, None, None]
+    k = torch.where(t < 0, t, THERMAL_GAIN * t)
+    return (torch.maximum(ir, y_v) + k * torch.relu(ir - y_v)).clamp(0.0, 1.0)
+
+
 def _intensity(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
-    ir_brighter = (ir > y_v).to(y_f.dtype)
-    error = (y_f - torch.maximum(ir, y_v)).abs()
-    shift = THERMAL_SHIFT * thermal[:, None, None, None]
-    return _per_sample(error * (ir_brighter * (1.0 + shift) + (1.0 - ir_brighter) * (1.0 - shift)))
+    return _per_sample((y_f - intensity_target(ir, y_v, thermal)).abs())
 
 
-def _gradient(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor) -> torch.Tensor:
+def _gradient(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
     fx, fy = sobel(y_f)
     ix, iy = sobel(ir)
     vx, vy = sobel(y_v)
-    return _per_sample((fx - torch.maximum(ix, vx)).abs()) + _per_sample((fy - torch.maximum(iy, vy)).abs())
+    g = gain[:, None, None, None]
+    error_x = (fx - g * torch.maximum(ix, vx)).abs()
+    return _per_sample(error_x) + _per_sample((fy - g * torch.maximum(iy, vy)).abs())
 
 
 def _color(fused: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:

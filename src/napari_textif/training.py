@@ -47,7 +47,14 @@ import numpy as np
 import torch
 
 from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
-from napari_textif.datasets import DegradationPolicy, PairDataset, PairRecord, find_pairs, split_holdout
+from napari_textif.datasets import (
+    DegradationPolicy,
+    PairDataset,
+    PairRecord,
+    find_pairs,
+    split_every,
+    split_holdout,
+)
 from napari_textif.io import file_sha256
 from napari_textif.losses import LOSS_TERMS, fusion_loss
 
@@ -84,6 +91,11 @@ class TrainConfig:
         Warm-up steps (default ``min(1000, steps // 20)``).
     schedule : {"cosine", "poly"}
         Decay after warm-up, to ``lr * min_lr_ratio`` (cosine) or 0 (poly, power 0.9).
+    init : str or None
+        Start from these weights (``*.safetensors`` of the same architecture): fine-tuning.
+    holdout_every : int or None
+        Keep every n-th pair of each ``data`` folder (sorted by name, the first one
+        included) out of training and validate on those; ignored when ``val`` is given.
     """
 
     engine: str
@@ -110,6 +122,8 @@ class TrainConfig:
     workers: int = 0
     model_config: dict[str, Any] | None = None
     policy: dict[str, Any] = dataclasses.field(default_factory=dict)
+    init: str | None = None
+    holdout_every: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "crop", "val_every", "checkpoint_every", "threads", "val_pairs"):
@@ -126,6 +140,13 @@ class TrainConfig:
             raise ValueError(f"out must be a .safetensors file name, got {self.out!r}")
         if not self.data:
             raise ValueError("data must name at least one folder of pairs")
+        if self.holdout_every is not None and (
+            isinstance(self.holdout_every, bool) or not isinstance(self.holdout_every, int)
+            or self.holdout_every < 2
+        ):
+            raise ValueError(f"holdout_every must be an int of at least 2, got {self.holdout_every!r}")
+        if self.init is not None and not str(self.init).endswith(".safetensors"):
+            raise ValueError(f"init must be a .safetensors weights file, got {self.init!r}")
         self.data = [str(d) for d in self.data]
         self.val = [str(v) for v in self.val]
         DegradationPolicy.from_dict(self.policy)
@@ -204,7 +225,11 @@ def train(
     if state is not None:
         _check_same_data(state, train_set)
     model_config = dict(state["model_config"] if state else (config.model_config or engine.default_config()))
-    model = engine.create_model(model_config).to(device)
+    model = engine.create_model(model_config)
+    if state is None and config.init is not None:
+        _load_init_weights(model, Path(config.init))
+        log(f"starting from the weights {config.init}")
+    model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_factor(config))
     start = 0
@@ -232,6 +257,21 @@ def _trainable_engine(name: str) -> Any:
             f"engine {name!r} is not trainable; trainable engines: {', '.join(trainable) or 'none'}"
         )
     return engine
+
+
+def _load_init_weights(model: torch.nn.Module, path: Path) -> None:
+    """Load ``path`` (safetensors) into ``model``; a different architecture is a clear error."""
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"init weights not found: {path}")
+    try:
+        model.load_state_dict(load_file(str(path)))
+    except RuntimeError as exc:
+        raise ValueError(
+            f"init weights {path} do not fit the model (pass the --model-config they were trained "
+            f"with): {str(exc).splitlines()[0]}"
+        ) from exc
 
 
 def _setup_torch(config: TrainConfig) -> str:
@@ -265,6 +305,9 @@ def _build_data(config: TrainConfig) -> tuple[PairDataset, PairDataset | None]:
     records = find_pairs(config.data)
     if config.val:
         val_records = find_pairs(config.val)[: config.val_pairs]
+    elif config.holdout_every:
+        records, held = split_every(config.data, config.holdout_every)
+        val_records = _spread(held, config.val_pairs)
     else:
         records, val_records = split_holdout(records, max_count=config.val_pairs, seed=config.seed)
     policy = DegradationPolicy.from_dict(config.policy)
@@ -276,6 +319,13 @@ def _build_data(config: TrainConfig) -> tuple[PairDataset, PairDataset | None]:
         crop = _val_crop(val_records, config.val_crop)
         val_set = PairDataset(val_records, crop=crop, seed=config.seed + 1, policy=policy, augment=False)
     return train_set, val_set
+
+
+def _spread(records: Sequence[PairRecord], count: int) -> list[PairRecord]:
+    """``count`` records evenly spread over ``records`` (all of them when there are fewer)."""
+    if len(records) <= count:
+        return list(records)
+    return [records[i] for i in np.linspace(0, len(records) - 1, count).round().astype(int)]
 
 
 def _val_crop(records: Sequence[PairRecord], wanted: int) -> int:

@@ -40,19 +40,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
     p.add_argument("--workers", type=int, default=0, help="data-loading processes (default 0)")
     p.add_argument("--model-config", default=None, help="JSON object overriding the engine's default config")
+    p.add_argument("--init", type=Path, default=None, metavar="W",
+                   help="start from these weights (*.safetensors of the same architecture): fine-tune")
+    p.add_argument("--holdout-every", type=int, default=None, metavar="N",
+                   help="keep every N-th pair of each --data folder (by name, first included) out of "
+                   "training and validate on them (when no --val is given)")
+    p.add_argument("--policy", default=None,
+                   help="JSON object of degradation-policy fields, e.g. '{\"unnamed_prob\": 0.3}' "
+                   "(see napari_textif.datasets.DegradationPolicy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
 
-def _model_config(text: str | None) -> dict | None:
+def _json_object(text: str | None, option: str) -> dict | None:
     if text is None:
         return None
     try:
         value = json.loads(text)
     except ValueError as exc:
-        raise CommandError(f"--model-config must be a JSON object, got {text!r} ({exc})") from exc
+        raise CommandError(f"{option} must be a JSON object, got {text!r} ({exc})") from exc
     if not isinstance(value, dict):
-        raise CommandError(f"--model-config must be a JSON object, got {text!r}")
+        raise CommandError(f"{option} must be a JSON object, got {text!r}")
     return value
 
 
@@ -68,7 +76,10 @@ def run_train(args: argparse.Namespace) -> int:
         batch=args.batch, crop=args.crop, val=[str(v) for v in args.val], lr=args.lr,
         weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule, seed=args.seed,
         val_every=args.val_every, checkpoint_every=args.checkpoint_every, device=args.device,
-        threads=args.threads, workers=args.workers, model_config=_model_config(args.model_config),
+        threads=args.threads, workers=args.workers,
+        model_config=_json_object(args.model_config, "--model-config"),
+        policy=_json_object(args.policy, "--policy") or {},
+        init=None if args.init is None else str(args.init), holdout_every=args.holdout_every,
     )
     result = train(config, resume=args.resume, progress=not args.no_progress)
     print(f"trained {config.engine} for steps {result.start_step}..{result.steps} "

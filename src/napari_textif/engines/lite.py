@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from napari_textif import imaging
-from napari_textif.controls import CONTROL_NAMES
+from napari_textif.controls import CONTROL_NAMES, Controls
 from napari_textif.engines.base import (
     Availability,
     Engine,
@@ -42,6 +42,13 @@ MIN_TILE = 256
 #: machine, while on a busy one (or beside napari's event loop) its synchronisation stalls
 #: cost several times the work (see benchmarks/lite_speed.py).
 DEFAULT_CPU_THREADS = 1
+#: Degradations the engine restores with the classic engine's steps (on the whole image,
+#: before the network, which then sees them as zero): the kinds where that measured better
+#: than the network's own restoration on simulated and real held-out degradations
+#: (``benchmarks/lite_routing.py``; the table is in docs/model-card.md).
+CLASSIC_RESTORED: frozenset[str] = frozenset(
+    {"vis_noise", "vis_blur", "ir_low_contrast", "ir_noise", "ir_stripe_noise"}
+)
 
 
 def sidecar_path(weights: Path) -> Path:
@@ -166,7 +173,9 @@ class LiteEngine(Engine):
     """Small Controls-conditioned fusion network (the default engine)."""
 
     name: ClassVar[str] = "lite"
-    option_names: ClassVar[tuple[str, ...]] = ("checkpoint", "tile_size", "memory_budget_mb", "threads")
+    option_names: ClassVar[tuple[str, ...]] = (
+        "checkpoint", "tile_size", "memory_budget_mb", "threads", "classic_restore",
+    )
     description: ClassVar[str] = (
         "Small Controls-conditioned fusion network with shipped weights; fast on a CPU, offline"
     )
@@ -196,20 +205,24 @@ class LiteEngine(Engine):
         device = resolve_device(request.device)
         model, record = load_model(self.weights_path(request.options), device)
         tile = self._tile_size(request.options)
-        controls = torch.tensor([request.controls.to_vector()], dtype=torch.float32, device=device)
+        routed = CLASSIC_RESTORED if request.options.get("classic_restore", True) else frozenset()
+        infrared, visible, net_controls, restored = restore_first(
+            request.infrared, request.visible, request.controls, routed)
+        if restored:
+            request.report(0.0, "lite: restoring " + ", ".join(restored))
+        controls = torch.tensor([net_controls.to_vector()], dtype=torch.float32, device=device)
         run_tile = functools.partial(self._fuse_tile, model, controls, device)
-        h, w = request.infrared.shape
         request.report(0.0, "lite: fusing")
         with _cpu_threads(device, request.options.get("threads", DEFAULT_CPU_THREADS)):
-            if max(h, w) <= tile:
-                fused, n_tiles = run_tile(request.infrared, request.visible), 1
+            if max(infrared.shape) <= tile:
+                fused, n_tiles = run_tile(infrared, visible), 1
             else:
-                fused, n_tiles = self._run_tiled(run_tile, request, tile)
+                fused, n_tiles = self._run_tiled(run_tile, request, tile, (infrared, visible))
         request.report(1.0, "lite: done")
         provenance = {
             "weights": record.get("name", "lite"), "weights_sha256": record["sha256"],
             "tiles": n_tiles, "tile_size": tile if n_tiles > 1 else None,
-            "controls": request.controls.to_dict(),
+            "controls": request.controls.to_dict(), "classic_restored": restored,
         }
         return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, provenance=provenance)
 
@@ -220,17 +233,21 @@ class LiteEngine(Engine):
         return tile_size_for(float(options.get("memory_budget_mb", DEFAULT_MEMORY_BUDGET_MB)))
 
     @staticmethod
-    def _run_tiled(run_tile: Any, request: FusionRequest, tile: int) -> tuple[np.ndarray, int]:
+    def _run_tiled(
+        run_tile: Any, request: FusionRequest, tile: int, images: tuple[np.ndarray, np.ndarray]
+    ) -> tuple[np.ndarray, int]:
         from napari_textif.nn.lite_net import MULTIPLE
 
-        count = len(imaging.tile_grid(request.infrared.shape, tile, TILE_OVERLAP, align=MULTIPLE))
+        tiles = 0
 
         def progress(done: int, total: int) -> None:
+            nonlocal tiles
+            tiles = total
             request.report(done / total, f"lite: tile {done}/{total}")
 
-        fused = imaging.tiled(run_tile, (request.infrared, request.visible), tile=tile,
-                              overlap=TILE_OVERLAP, progress=progress, align=MULTIPLE)
-        return fused, count
+        fused = imaging.tiled(run_tile, images, tile=tile, overlap=TILE_OVERLAP, progress=progress,
+                              align=MULTIPLE)
+        return fused, tiles
 
     @staticmethod
     def _fuse_tile(
@@ -270,6 +287,29 @@ class LiteEngine(Engine):
         ``(B, 1, H, W)`` gray) in ``[0, 1]`` and ``"controls"`` ``(B, K)``.
         """
         return forward_batch(model, batch["ir"], batch["vis"], batch["controls"])
+
+
+def restore_first(
+    infrared: np.ndarray, visible: np.ndarray, controls: Controls, kinds: frozenset[str]
+) -> tuple[np.ndarray, np.ndarray, Controls, list[str]]:
+    """Restore the degradations of ``kinds`` that ``controls`` names with the classic steps.
+
+    Returns the (new) infrared and visible images, the Controls for the network
+    (those kinds set to zero) and the kinds restored, in ``DEGRADATIONS`` order.
+    The inputs are not modified.
+    """
+    from napari_textif.engines.classic import restore_infrared, restore_visible
+
+    named = {k: v for k, v in controls.to_dict().items() if k in kinds and v > 0}
+    if not named:
+        return infrared, visible, controls, []
+    classic = Controls(**named)
+    if any(k.startswith("ir_") for k in named):
+        infrared = restore_infrared(infrared, classic)
+    if any(k.startswith("vis_") for k in named):
+        visible = imaging.with_luminance(visible, restore_visible(imaging.to_gray(visible), classic))
+    rest = controls.replace(**{k: 0.0 for k in named})
+    return infrared, visible, rest, [k for k in CONTROL_NAMES if k in named]
 
 
 def forward_batch(model: Any, infrared: Any, visible_rgb: Any, controls: Any) -> Any:

@@ -167,3 +167,18 @@ def test_shape_errors_are_named(fused_shape, controls_shape, words):
     ir, vis = _batch()
     with pytest.raises(ValueError, match=words):
         fusion_loss(torch.rand(fused_shape), ir, vis, torch.zeros(controls_shape))
+
+
+def test_gradient_scales_add_coarser_targets():
+    ir, vis = _batch()
+    controls = torch.zeros(2, len(CONTROL_NAMES))
+    target = torch.maximum(ir, luminance(vis))
+    flat = torch.full_like(ir, float(target.mean()))
+    one = float(fusion_loss(flat, ir, vis, controls)[1]["gradient"])
+    three = float(fusion_loss(flat, ir, vis, controls, gradient_scales=(1, 2, 4))[1]["gradient"])
+    assert three > one
+    # Sources with equal gradients at every scale give zero at every scale.
+    same = float(fusion_loss(ir, ir, ir.repeat(1, 3, 1, 1), controls, gradient_scales=(1, 2))[1]["gradient"])
+    assert same == pytest.approx(0.0, abs=1e-6)
+    with pytest.raises(ValueError, match="gradient_scales"):
+        fusion_loss(flat, ir, vis, controls, gradient_scales=(64,))

@@ -228,6 +228,9 @@ def test_cli_train_and_resume(folders, tmp_path, capsys):
     assert "resumed from" in text and "steps 6..8" in text
     assert json.loads(out.with_suffix(".json").read_text())["training"]["steps"] == 8
     assert main([*args, "--model-config", "[1]"]) == 2
+    assert main([*args, "--policy", '{"unnamed_prob": 2}']) == 2
+    assert main([*args, "--loss", '{"gradient_weights": [1]}']) == 2
+    assert "unknown options" in capsys.readouterr().err
 
 
 def test_lite_weights_trained_here_load_in_the_lite_engine(folders, tmp_path):

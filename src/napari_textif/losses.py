@@ -147,6 +147,8 @@ def fusion_loss(
     ir_clean: torch.Tensor,
     vis_clean: torch.Tensor,
     controls: torch.Tensor,
+    *,
+    gradient_scales: tuple[int, ...] = (1,),
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The Controls-weighted fusion loss of a batch.
 
@@ -160,6 +162,10 @@ def fusion_loss(
         ``(B, 3, H, W)`` clean visible RGB (or ``(B, 1, H, W)`` gray).
     controls : Tensor
         ``(B, K)`` Controls vectors describing each sample.
+    gradient_scales : tuple of int
+        Compare gradients also on images average-pooled by these factors, each
+        weighted by ``1 / factor``: targets for the contrast of larger structures
+        (the paper uses full resolution only, ``(1,)``).
 
     Returns
     -------
@@ -182,7 +188,9 @@ def fusion_loss(
     raw = {
         "intensity": _intensity(y_f, ir_clean, y_v, controls[:, _THERMAL].float()),
         "ssim": (1.0 - ssim(y_f, y_v)) + (1.0 - ssim(y_f, ir_clean)),
-        "gradient": _gradient(y_f, ir_clean, y_v, 1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float()),
+        "gradient": _multiscale_gradient(
+            y_f, ir_clean, y_v, 1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float(), gradient_scales
+        ),
         "color": _color(fused, vis_clean),
     }
     weighted = {k: weights[k] * raw[k] for k in LOSS_TERMS}
@@ -226,6 +234,18 @@ def intensity_target(ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor)
 
 def _intensity(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
     return _per_sample((y_f - intensity_target(ir, y_v, thermal)).abs())
+
+
+def _multiscale_gradient(
+    y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, gain: torch.Tensor, scales: tuple[int, ...]
+) -> torch.Tensor:
+    total = torch.zeros_like(gain)
+    for factor in scales:
+        if factor < 1 or min(y_f.shape[-2:]) // factor < 3:
+            raise ValueError(f"gradient_scales must be factors >= 1 that leave 3 pixels, got {factor}")
+        images = [F.avg_pool2d(t, factor) if factor > 1 else t for t in (y_f, ir, y_v)]
+        total = total + _gradient(*images, gain) / factor
+    return total
 
 
 def _gradient(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:

@@ -93,6 +93,8 @@ class TrainConfig:
         Decay after warm-up, to ``lr * min_lr_ratio`` (cosine) or 0 (poly, power 0.9).
     init : str or None
         Start from these weights (``*.safetensors`` of the same architecture): fine-tuning.
+    loss : dict
+        Options of :func:`napari_textif.losses.fusion_loss` (``gradient_scales``).
     holdout_every : int or None
         Keep every n-th pair of each ``data`` folder (sorted by name, the first one
         included) out of training and validate on those; ignored when ``val`` is given.
@@ -124,6 +126,7 @@ class TrainConfig:
     policy: dict[str, Any] = dataclasses.field(default_factory=dict)
     init: str | None = None
     holdout_every: int | None = None
+    loss: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch", "crop", "val_every", "checkpoint_every", "threads", "val_pairs"):
@@ -147,6 +150,9 @@ class TrainConfig:
             raise ValueError(f"holdout_every must be an int of at least 2, got {self.holdout_every!r}")
         if self.init is not None and not str(self.init).endswith(".safetensors"):
             raise ValueError(f"init must be a .safetensors weights file, got {self.init!r}")
+        unknown = sorted(set(self.loss) - {"gradient_scales"})
+        if unknown:
+            raise ValueError(f"loss has unknown options {unknown}; known: ['gradient_scales']")
         self.data = [str(d) for d in self.data]
         self.val = [str(v) for v in self.val]
         DegradationPolicy.from_dict(self.policy)
@@ -434,6 +440,7 @@ class _Run:
         self.config, self.engine, self.model, self.model_config = config, engine, model, model_config
         self.optimizer, self.scheduler, self.device = optimizer, scheduler, device
         self.train_set, self.val_set, self.log = train_set, val_set, log
+        self.loss_options = {k: tuple(v) for k, v in config.loss.items()}
         self.autocast = device.startswith("cuda") and torch.cuda.is_bf16_supported()
         self.metrics: dict[str, float] = {}
         self.losses: list[float] = []
@@ -503,7 +510,8 @@ class _Run:
         self.model.train()
         batch = _to_device(batch, self.device)
         fused = self._forward(batch)
-        loss, terms = fusion_loss(fused, batch["ir_clean"], batch["vis_clean"], batch["controls"])
+        loss, terms = fusion_loss(fused, batch["ir_clean"], batch["vis_clean"], batch["controls"],
+                                  **self.loss_options)
         if not torch.isfinite(loss):
             raise RuntimeError(f"the loss is not finite ({loss.item()}); lower --lr or check the data")
         self.optimizer.zero_grad(set_to_none=True)
@@ -529,7 +537,8 @@ class _Run:
     def _validate_one(self, sample: Mapping[str, Any]) -> dict[str, float]:
         batch = _to_device(_collate([sample]), self.device)
         fused = self._forward(batch).clamp(0.0, 1.0)
-        loss, _ = fusion_loss(fused, batch["ir_clean"], batch["vis_clean"], batch["controls"])
+        loss, _ = fusion_loss(fused, batch["ir_clean"], batch["vis_clean"], batch["controls"],
+                              **self.loss_options)
         row = {"loss": float(loss)}
         try:
             from napari_textif.metrics import compute_all

@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout-every", type=int, default=None, metavar="N",
                    help="keep every N-th pair of each --data folder (by name, first included) out of "
                    "training and validate on them (when no --val is given)")
+    p.add_argument("--loss", default=None,
+                   help="JSON object of loss options, e.g. '{\"gradient_scales\": [1, 2, 4]}'")
     p.add_argument("--policy", default=None,
                    help="JSON object of degradation-policy fields, e.g. '{\"unnamed_prob\": 0.3}' "
                    "(see napari_textif.datasets.DegradationPolicy)")
@@ -79,6 +81,7 @@ def run_train(args: argparse.Namespace) -> int:
         threads=args.threads, workers=args.workers,
         model_config=_json_object(args.model_config, "--model-config"),
         policy=_json_object(args.policy, "--policy") or {},
+        loss=_json_object(args.loss, "--loss") or {},
         init=None if args.init is None else str(args.init), holdout_every=args.holdout_every,
     )
     result = train(config, resume=args.resume, progress=not args.no_progress)

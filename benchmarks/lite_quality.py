@@ -1,7 +1,7 @@
 """Quality of the ``lite`` engine on held-out real pairs, beside classic and Laplacian fusion.
 
 Three parts, all on pairs the shipped weights were not trained on (the held-out
-split of ``benchmarks/lite_train.py``: every 5th pair of RoadScene, LLVIP and
+split of ``benchmarks/heldout.py``: every 5th pair of RoadScene, LLVIP and
 VIFB and the whole M3SVD sequence 0111_1753; pairs wider than 900 pixels are
 halved as in training):
 
@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lite_train import load_pair, real_degraded, split
+from heldout import load_pair, real_degraded, split
 from napari_textif import imaging, metrics
 from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS, Controls

@@ -8,7 +8,7 @@ For every kind, the gain (PSNR to the clean fusion, as in ``lite_quality.py``) o
 
 on a *selection* set that is not the held-out evaluation set: fresh simulated
 degradations (strength 0.5, seeded) of training pairs of the split in
-``lite_train.py``. The engine's ``CLASSIC_RESTORED`` table follows the column
+``heldout.py``. The engine's ``CLASSIC_RESTORED`` table follows the column
 that wins here; ``lite_quality.py`` then reports the routed engine on held-out
 pairs. The real ``degraded_pairs/train`` scenes are printed too but do not
 choose: the network was trained on those very inputs, so its column there is
@@ -30,8 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from heldout import load_pair, real_degraded, split
 from lite_quality import PROMPTS, STRENGTH
-from lite_train import load_pair, real_degraded, split
 from napari_textif import metrics
 from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS, Controls

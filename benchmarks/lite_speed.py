@@ -59,8 +59,11 @@ def case_640(repeats: int, weights: str | None) -> dict[str, object]:
 
     out: dict[str, object] = {"case": "640x480", "threads": torch.get_num_threads(),
                               "loadavg_before": os.getloadavg()[0]}
-    for engine, prompt in (("lite", ""), ("lite", "the visible image is dark; keep people bright"),
-                           ("classic", "")):
+    cases = (("lite", "lite", ""), ("lite+prompt", "lite", "the visible image is dark; keep people bright"),
+             # noise and stripes go through the classic restoration steps before the network
+             ("lite+restore", "lite", "the visible image is dark and noisy; the infrared has stripes"),
+             ("classic", "classic", ""))
+    for key, engine, prompt in cases:
         opts = _options(weights) if engine == "lite" else {}
         napari_textif.fuse(ir, vis, prompt, engine=engine, options=opts)
         times, engine_times, cpu_times = [], [], []
@@ -70,7 +73,6 @@ def case_640(repeats: int, weights: str | None) -> dict[str, object]:
             times.append(time.perf_counter() - t0)
             cpu_times.append(time.process_time() - c0)
             engine_times.append(result.timings["engine"])
-        key = f"{engine}{'+prompt' if prompt else ''}"
         out[key] = {"median_s": statistics.median(times), "min_s": min(times),
                     "engine_median_s": statistics.median(engine_times),
                     "cpu_median_s": statistics.median(cpu_times), "runs": repeats}

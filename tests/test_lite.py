@@ -202,6 +202,7 @@ def test_classic_restored_kinds_are_restored_first_and_hidden_from_the_network(s
     assert same[0] is ir and same[1] is vis and same[3] == []
     result = napari_textif.fuse(scene[0], scene[1], "the infrared image has stripe noise", engine="lite")
     assert result.provenance["classic_restored"] == ["ir_stripe_noise"]
+    assert any("ir_stripe_noise restored by the classic steps" in note for note in result.notes)
     off = napari_textif.fuse(scene[0], scene[1], "the infrared image has stripe noise", engine="lite",
                              options={"classic_restore": False})
     assert off.provenance["classic_restored"] == []

@@ -224,7 +224,10 @@ class LiteEngine(Engine):
             "tiles": n_tiles, "tile_size": tile if n_tiles > 1 else None,
             "controls": request.controls.to_dict(), "classic_restored": restored,
         }
-        return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, provenance=provenance)
+        notes = [f"lite: {', '.join(restored)} restored by the classic steps before the network"]
+        notes = notes if restored else []
+        return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, notes=notes,
+                            provenance=provenance)
 
     @staticmethod
     def _tile_size(options: Mapping[str, Any]) -> int:

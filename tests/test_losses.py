@@ -182,3 +182,26 @@ def test_gradient_scales_add_coarser_targets():
     assert same == pytest.approx(0.0, abs=1e-6)
     with pytest.raises(ValueError, match="gradient_scales"):
         fusion_loss(flat, ir, vis, controls, gradient_scales=(64,))
+
+
+def test_correlation_term_is_the_complement_of_scd():
+    ir, vis = _batch()
+    y = luminance(vis)
+    controls = torch.zeros(2, len(CONTROL_NAMES))
+    additive = ir + y - 0.5  # F - Y is IR and F - IR is Y (up to constants): both correlations are 1
+    assert float(fusion_loss(additive, ir, vis, controls, correlation_weight=1.0)[1]["correlation"]) == (
+        pytest.approx(0.0, abs=1e-5))
+    off = fusion_loss(torch.maximum(ir, y), ir, vis, controls)[1]["correlation"]
+    assert float(off) == 0.0
+    fused = torch.maximum(ir, y)
+    one = float(fusion_loss(fused, ir, vis, controls, correlation_weight=1.0)[1]["correlation"])
+    two = float(fusion_loss(fused, ir, vis, controls, correlation_weight=2.0)[1]["correlation"])
+    assert one > 0.1 and two == pytest.approx(2 * one)
+    # It matches the SCD metric on the same images (one sample, 8-bit data).
+    f8, ir8, y8 = ((t[0, 0] * 255).round() for t in (fused, ir, y))
+    scd = metrics.scd(f8.numpy().astype(np.uint8), ir8.numpy().astype(np.uint8), y8.numpy().astype(np.uint8))
+    as_batch = [(t / 255)[None, None] for t in (f8, ir8, y8)]
+    terms = fusion_loss(as_batch[0], as_batch[1], as_batch[2].repeat(1, 3, 1, 1), controls[:1],
+                        correlation_weight=1.0)[1]
+    deficit = float(terms["correlation"])
+    assert deficit == pytest.approx(2 - scd, abs=1e-4)

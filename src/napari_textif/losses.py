@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS
 from napari_textif.metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW
 
-LOSS_TERMS: tuple[str, ...] = ("intensity", "ssim", "gradient", "color")
+LOSS_TERMS: tuple[str, ...] = ("intensity", "ssim", "gradient", "color", "correlation")
 COLOR_WEIGHT = 12.0
 #: (intensity, ssim, gradient) with no degradation: the middle of the paper's table.
 NEUTRAL_WEIGHTS: tuple[float, float, float] = (6.0, 1.0, 10.0)
@@ -149,6 +149,7 @@ def fusion_loss(
     controls: torch.Tensor,
     *,
     gradient_scales: tuple[int, ...] = (1,),
+    correlation_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The Controls-weighted fusion loss of a batch.
 
@@ -166,6 +167,10 @@ def fusion_loss(
         Compare gradients also on images average-pooled by these factors, each
         weighted by ``1 / factor``: targets for the contrast of larger structures
         (the paper uses full resolution only, ``(1,)``).
+    correlation_weight : float
+        Weight of ``2 - corr(F - Y_vis, IR) - corr(F - IR, Y_vis)``, the complement
+        of the sum of the correlations of differences (the SCD metric): it asks the
+        fused image to carry what each source adds to the other (0: off, as the paper).
 
     Returns
     -------
@@ -192,7 +197,11 @@ def fusion_loss(
             y_f, ir_clean, y_v, 1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float(), gradient_scales
         ),
         "color": _color(fused, vis_clean),
+        "correlation": _correlation_deficit(y_f, ir_clean, y_v) if correlation_weight else torch.zeros_like(
+            weights["color"]
+        ),
     }
+    weights["correlation"] = torch.full_like(weights["color"], float(correlation_weight))
     weighted = {k: weights[k] * raw[k] for k in LOSS_TERMS}
     total = torch.stack([weighted[k] for k in LOSS_TERMS]).sum(0).mean()
     return total, {k: v.mean().detach() for k, v in weighted.items()}
@@ -234,6 +243,16 @@ def intensity_target(ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor)
 
 def _intensity(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor) -> torch.Tensor:
     return _per_sample((y_f - intensity_target(ir, y_v, thermal)).abs())
+
+
+def _correlation_deficit(y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor) -> torch.Tensor:
+    return 2.0 - _pearson(y_f - y_v, ir) - _pearson(y_f - ir, y_v)
+
+
+def _pearson(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    a, b = a.flatten(1), b.flatten(1)
+    a, b = a - a.mean(1, keepdim=True), b - b.mean(1, keepdim=True)
+    return (a * b).sum(1) / ((a * a).sum(1) * (b * b).sum(1)).clamp_min(1e-12).sqrt()
 
 
 def _multiscale_gradient(

@@ -61,6 +61,11 @@ from napari_textif.losses import LOSS_TERMS, fusion_loss
 CHECKPOINT_FORMAT = "napari-textif-checkpoint"
 CHECKPOINT_VERSION = 1
 SCHEDULES = ("cosine", "poly")
+#: Options of :func:`napari_textif.losses.fusion_loss` that ``TrainConfig.loss`` may set.
+LOSS_OPTIONS: dict[str, Callable[[Any], Any]] = {
+    "gradient_scales": lambda v: tuple(int(f) for f in v),
+    "correlation_weight": float,
+}
 #: Smallest validation crop: VIF's largest window is 17 pixels at the coarsest of 4 scales.
 MIN_VAL_CROP = 48
 
@@ -150,9 +155,9 @@ class TrainConfig:
             raise ValueError(f"holdout_every must be an int of at least 2, got {self.holdout_every!r}")
         if self.init is not None and not str(self.init).endswith(".safetensors"):
             raise ValueError(f"init must be a .safetensors weights file, got {self.init!r}")
-        unknown = sorted(set(self.loss) - {"gradient_scales"})
+        unknown = sorted(set(self.loss) - set(LOSS_OPTIONS))
         if unknown:
-            raise ValueError(f"loss has unknown options {unknown}; known: ['gradient_scales']")
+            raise ValueError(f"loss has unknown options {unknown}; known: {list(LOSS_OPTIONS)}")
         self.data = [str(d) for d in self.data]
         self.val = [str(v) for v in self.val]
         DegradationPolicy.from_dict(self.policy)
@@ -440,7 +445,7 @@ class _Run:
         self.config, self.engine, self.model, self.model_config = config, engine, model, model_config
         self.optimizer, self.scheduler, self.device = optimizer, scheduler, device
         self.train_set, self.val_set, self.log = train_set, val_set, log
-        self.loss_options = {k: tuple(v) for k, v in config.loss.items()}
+        self.loss_options = {k: LOSS_OPTIONS[k](v) for k, v in config.loss.items()}
         self.autocast = device.startswith("cuda") and torch.cuda.is_bf16_supported()
         self.metrics: dict[str, float] = {}
         self.losses: list[float] = []
@@ -593,7 +598,7 @@ class _Run:
 
 
 def _format_terms(terms: Mapping[str, float], lr: float) -> str:
-    short = {"intensity": "int", "ssim": "ssim", "gradient": "grad", "color": "col"}
+    short = {"intensity": "int", "ssim": "ssim", "gradient": "grad", "color": "col", "correlation": "corr"}
     parts = [f"loss {terms['loss']:.3f}"] + [f"{short[k]} {terms[k]:.3f}" for k in LOSS_TERMS]
     return " ".join(parts) + f" lr {lr:.2e}"
 

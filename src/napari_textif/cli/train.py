@@ -46,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep every N-th pair of each --data folder (by name, first included) out of "
                    "training and validate on them (when no --val is given)")
     p.add_argument("--loss", default=None,
-                   help="JSON object of loss options, e.g. '{\"gradient_scales\": [1, 2, 4]}'")
+                   help="JSON object of loss options: gradient_scales (list of int), correlation_weight "
+                   "(float), e.g. '{\"gradient_scales\": [1, 2, 4]}'")
     p.add_argument("--policy", default=None,
                    help="JSON object of degradation-policy fields, e.g. '{\"unnamed_prob\": 0.3}' "
                    "(see napari_textif.datasets.DegradationPolicy)")

@@ -203,7 +203,7 @@ def _strip(images: list[np.ndarray], height: int = 180) -> np.ndarray:
     return np.concatenate(panels[:-1], axis=1)
 
 
-def figures(pairs, weights, folder: Path) -> list[str]:  # type: ignore[no-untyped-def]
+def figures(pairs, weights, folder: Path, data: Path) -> list[str]:  # type: ignore[no-untyped-def]
     """Write infrared | visible | lite | Laplacian strips for some held-out and degraded cases."""
     from napari_textif.io import write_image
 
@@ -222,7 +222,28 @@ def figures(pairs, weights, folder: Path) -> list[str]:  # type: ignore[no-untyp
         path = folder / f"lite_{title}.jpg"
         write_image(path, _strip(panels))
         written.append(path.name)
+    for kind in ("vis_rain", "ir_low_contrast"):
+        written += _real_failure_figure(data, kind, weights, folder)
     return written
+
+
+def _real_failure_figure(data: Path, kind: str, weights, folder: Path) -> list[str]:  # type: ignore[no-untyped-def]
+    """infrared | visible | lite neutral | lite with the prompt | lite on the restored references."""
+    from napari_textif.io import write_image
+
+    items = [item for item in real_degraded(data, "val") if item["control"] == kind]
+    if not items:
+        return []
+    item = items[-1]
+    ir, vis = load_pair(item["ir"], item["vis"])  # type: ignore[arg-type]
+    ir_r, vis_r = load_pair(item["ir_ref"], item["vis_ref"])  # type: ignore[arg-type]
+    h, w = min(ir.shape[0], ir_r.shape[0]), min(ir.shape[1], ir_r.shape[1])
+    ir, vis, ir_r, vis_r = ir[:h, :w], vis[:h, :w], ir_r[:h, :w], vis_r[:h, :w]
+    panels = [ir, vis, _lite(ir, vis, weights), _lite(ir, vis, weights, PROMPTS[kind]),
+              _lite(ir_r, vis_r, weights)]
+    path = folder / f"lite_real_{kind}_{item['scene']}.jpg"
+    write_image(path, _strip(panels))
+    return [path.name]
 
 
 def _print_table(table: dict[str, dict[str, float]]) -> None:
@@ -285,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {key:<22} " + " ".join(f"{v:7.3f}" for v in row["mean"])
                   + f"  monotone on {row['monotone_pairs']}/{row['pairs']} pairs")
     if args.figures:
-        report["figures"] = figures(pairs, args.weights, args.figures)
+        report["figures"] = figures(pairs, args.weights, args.figures, args.data)
         print("figures:", ", ".join(report["figures"]))  # type: ignore[arg-type]
     report["seconds"] = time.time() - t0
     if args.json:

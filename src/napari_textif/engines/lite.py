@@ -1,6 +1,6 @@
 """The ``lite`` engine: our small Controls-conditioned network with shipped weights.
 
-The weights live in ``napari_textif/weights/lite_v1.safetensors`` beside a JSON
+The weights live in ``napari_textif/weights/lite_v2.safetensors`` beside a JSON
 sidecar (architecture config, Controls layout, sha256, training record). The
 engine is unavailable, with the reason, when torch is missing or the weights
 are missing, altered or unreadable. Importing this module does not import torch.
@@ -31,7 +31,7 @@ from napari_textif.engines.base import (
 from napari_textif.io import file_sha256
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite_v1.safetensors"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite_v2.safetensors"
 #: Bytes of network memory per pixel of a tile (measured peak for inference on CPU, rounded up).
 BYTES_PER_PIXEL = 400
 DEFAULT_MEMORY_BUDGET_MB = 512
@@ -180,7 +180,7 @@ class LiteEngine(Engine):
         "Small Controls-conditioned fusion network with shipped weights; fast on a CPU, offline"
     )
     output: ClassVar[str] = "luminance"  # type: ignore[assignment]
-    needs: ClassVar[tuple[str, ...]] = ("torch", "safetensors", "shipped lite_v1 weights")
+    needs: ClassVar[tuple[str, ...]] = ("torch", "safetensors", "shipped lite_v2 weights")
     requires_modules: ClassVar[tuple[str, ...]] = ("torch", "safetensors")
     trainable: ClassVar[bool] = True
 
@@ -194,7 +194,7 @@ class LiteEngine(Engine):
 
     @staticmethod
     def weights_path(options: Mapping[str, Any] | None = None) -> Path:
-        """The weights file: ``options["checkpoint"]`` (from ``napari-textif train``) or ``lite_v1``."""
+        """The weights file: ``options["checkpoint"]`` (from ``napari-textif train``) or ``lite_v2``."""
         value = (options or {}).get("checkpoint")
         return Path(value) if value else DEFAULT_WEIGHTS
 

@@ -107,3 +107,11 @@ def real_degraded(root: Path, part: str = "train") -> list[dict[str, object]]:
                 out.append({"scene": stem, "control": control, "ir": ir[f"{stem}_{suffix}"],
                             "vis": vi[f"{stem}_Norm"], "ir_ref": ir_ref[stem], "vis_ref": vi_ref[stem]})
     return out
+
+
+def load_real(item: dict[str, object]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A :func:`real_degraded` item as infrared, visible and their references, cropped to one size."""
+    ir, vis = load_pair(item["ir"], item["vis"])  # type: ignore[arg-type]
+    ir_r, vis_r = load_pair(item["ir_ref"], item["vis_ref"])  # type: ignore[arg-type]
+    h, w = min(ir.shape[0], ir_r.shape[0]), min(ir.shape[1], ir_r.shape[1])
+    return ir[:h, :w], vis[:h, :w], ir_r[:h, :w], vis_r[:h, :w]

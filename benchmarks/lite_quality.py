@@ -32,7 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heldout import load_pair, real_degraded, split
+from heldout import load_pair, load_real, real_degraded, split
 from napari_textif import imaging, metrics
 from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS, Controls
@@ -144,11 +144,7 @@ def real(data: Path, weights: str | None):  # type: ignore[no-untyped-def]
     """Per kind on the real degraded val scenes: closeness to the fusion of the references."""
     rows: dict[str, list[tuple[float, ...]]] = {}
     for item in real_degraded(data, "val"):
-        ir, vis = load_pair(item["ir"], item["vis"])  # type: ignore[arg-type]
-        ir_r, vis_r = load_pair(item["ir_ref"], item["vis_ref"])  # type: ignore[arg-type]
-        h = min(ir.shape[0], ir_r.shape[0], vis.shape[0], vis_r.shape[0])
-        w = min(ir.shape[1], ir_r.shape[1], vis.shape[1], vis_r.shape[1])
-        ir, vis, ir_r, vis_r = ir[:h, :w], vis[:h, :w], ir_r[:h, :w], vis_r[:h, :w]
+        ir, vis, ir_r, vis_r = load_real(item)
         reference = _lite(ir_r, vis_r, weights)
         kind = str(item["control"])
         neutral = _closeness(_lite(ir, vis, weights), reference)
@@ -235,10 +231,7 @@ def _real_failure_figure(data: Path, kind: str, weights, folder: Path) -> list[s
     if not items:
         return []
     item = items[-1]
-    ir, vis = load_pair(item["ir"], item["vis"])  # type: ignore[arg-type]
-    ir_r, vis_r = load_pair(item["ir_ref"], item["vis_ref"])  # type: ignore[arg-type]
-    h, w = min(ir.shape[0], ir_r.shape[0]), min(ir.shape[1], ir_r.shape[1])
-    ir, vis, ir_r, vis_r = ir[:h, :w], vis[:h, :w], ir_r[:h, :w], vis_r[:h, :w]
+    ir, vis, ir_r, vis_r = load_real(item)
     panels = [ir, vis, _lite(ir, vis, weights), _lite(ir, vis, weights, PROMPTS[kind]),
               _lite(ir_r, vis_r, weights)]
     path = folder / f"lite_real_{kind}_{item['scene']}.jpg"

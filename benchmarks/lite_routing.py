@@ -30,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heldout import load_pair, real_degraded, split
+from heldout import load_pair, load_real, real_degraded, split
 from lite_quality import PROMPTS, STRENGTH
 from napari_textif import metrics
 from napari_textif.api import fuse
@@ -74,10 +74,8 @@ def real_cases(data: Path, kind: str, weights: str | None):  # type: ignore[no-u
     for item in real_degraded(data, "train"):
         if item["control"] != kind:
             continue
-        ir, vis = load_pair(item["ir"], item["vis"])  # type: ignore[arg-type]
-        ir_r, vis_r = load_pair(item["ir_ref"], item["vis_ref"])  # type: ignore[arg-type]
-        h, w = min(ir.shape[0], ir_r.shape[0]), min(ir.shape[1], ir_r.shape[1])
-        out.append((_net(ir_r[:h, :w], vis_r[:h, :w], Controls(), weights), ir[:h, :w], vis[:h, :w]))
+        ir, vis, ir_r, vis_r = load_real(item)
+        out.append((_net(ir_r, vis_r, Controls(), weights), ir, vis))
     return out
 
 

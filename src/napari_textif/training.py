@@ -313,14 +313,15 @@ def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
 
 
 def _build_data(config: TrainConfig) -> tuple[PairDataset, PairDataset | None]:
-    records = find_pairs(config.data)
     if config.val:
-        val_records = find_pairs(config.val)[: config.val_pairs]
+        records, val_records = find_pairs(config.data), find_pairs(config.val)[: config.val_pairs]
     elif config.holdout_every:
         records, held = split_every(config.data, config.holdout_every)
         val_records = _spread(held, config.val_pairs)
     else:
-        records, val_records = split_holdout(records, max_count=config.val_pairs, seed=config.seed)
+        records, val_records = split_holdout(
+            find_pairs(config.data), max_count=config.val_pairs, seed=config.seed
+        )
     policy = DegradationPolicy.from_dict(config.policy)
     train_set = PairDataset(
         records, crop=config.crop, seed=config.seed, length=config.steps * config.batch, policy=policy

@@ -5,7 +5,7 @@ Measures, on the real registered pairs of ``shared/data/ivif``:
 1. clean pairs: how many get any degradation above 0.5 (false alarms), per set and
    per control; LLVIP (and the M3SVD night sequence) are genuinely dark at night,
    so their ``vis_low_light`` detections are listed apart from the false alarms;
-2. simulated degradations (napari_textif.degrade, each of the nine kinds at a
+2. simulated degradations (napari_textif.training.degrade, each of the nine kinds at a
    moderate strength) of the clean pairs: how often the simulated kind is the top
    detection;
 3. the real degraded inputs of ``degraded_pairs``: how often the named kind is the
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_textif.controls import DEGRADATIONS
-from napari_textif.detect import detect
+from napari_textif.detection import detect
 from napari_textif.imaging import prepare, to_gray
 from napari_textif.io import list_images, read_image
 
@@ -82,7 +82,7 @@ def clean_table(sets: dict[str, list], records: list) -> None:
 
 
 def simulated_table(sets: dict[str, list], strength: float, seed: int) -> float:
-    from napari_textif.degrade import degrade
+    from napari_textif.training.degrade import degrade
 
     print(f"\n== simulated degradations at strength {strength}: right kind is the top detection ==")
     rng = np.random.default_rng(seed)

@@ -10,7 +10,7 @@ halved as in training):
    convention unless ``--ssim-convention correct``) for lite, classic and a
    Laplacian-pyramid fusion; every result is rounded to 8 bits as if saved.
 2. **Simulated degradations**: each of the nine kinds at strength 0.5 by
-   :mod:`napari_textif.degrade`; PSNR/SSIM of the fusion made with the matching
+   :mod:`napari_textif.training.degrade`; PSNR/SSIM of the fusion made with the matching
    prompt and with a neutral prompt against the lite fusion of the clean pair.
 3. **Real degradations**: the ``val`` scenes of ``degraded_pairs``; the same
    comparison against the lite fusion of the restored references.
@@ -36,9 +36,9 @@ from heldout import load_pair, load_real, real_degraded, split
 from napari_textif import imaging, metrics
 from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS, Controls
-from napari_textif.degrade import degrade_pair
-from napari_textif.interpret import interpret
+from napari_textif.interpretation import interpret
 from napari_textif.io import quantize
+from napari_textif.training.degrade import degrade_pair
 
 EIGHT = ("EN", "SD", "SF", "MI", "SCD", "VIF", "Qabf", "SSIM")
 #: A plain-words prompt for each degradation kind.
@@ -79,7 +79,7 @@ def _lite(ir: np.ndarray, vis: np.ndarray, weights: str | None, prompt: str = ""
 
 
 def methods(weights: str | None) -> dict[str, object]:
-    from napari_textif.pyramid import laplacian_fusion
+    from napari_textif.engines.classic.pyramid import laplacian_fusion
 
     return {
         "lite": lambda ir, vis: _lite(ir, vis, weights),

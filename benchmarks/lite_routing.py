@@ -35,9 +35,9 @@ from lite_quality import PROMPTS, STRENGTH
 from napari_textif import metrics
 from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS, Controls
-from napari_textif.degrade import degrade_pair
-from napari_textif.engines.lite import CLASSIC_RESTORED, restore_first
-from napari_textif.interpret import interpret
+from napari_textif.engines.lite.engine import CLASSIC_RESTORED, restore_first
+from napari_textif.interpretation import interpret
+from napari_textif.training.degrade import degrade_pair
 
 
 def _net(ir: np.ndarray, vis: np.ndarray, controls: Controls, weights: str | None) -> np.ndarray:

@@ -50,7 +50,7 @@ def luminance_fusion(rule: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Fu
 
 
 def laplacian(ir: np.ndarray, y: np.ndarray) -> np.ndarray:
-    from napari_textif.pyramid import laplacian_fusion
+    from napari_textif.engines.classic.pyramid import laplacian_fusion
 
     return laplacian_fusion(ir, y)
 

@@ -49,7 +49,7 @@ def run_case(size: str, variant: str, device: str, precision: str, repeats: int,
     """Run one case in this process and return its measurements."""
     import torch
 
-    from napari_textif.nn.textif_net import TextIFNet
+    from napari_textif.engines.textif.net import TextIFNet
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -79,7 +79,7 @@ def run_attention_case(size: str, variant: str, device: str, repeats: int, threa
     """Time only the three 1/8-resolution pixel attentions (two cross, one spatial)."""
     import torch
 
-    from napari_textif.nn.textif_net import pixel_attention
+    from napari_textif.engines.textif.net import pixel_attention
 
     torch.set_num_threads(threads)
     h, w = parse_size(size)

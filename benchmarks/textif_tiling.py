@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from napari_textif import imaging
     from napari_textif.engines import FusionRequest
-    from napari_textif.engines import textif as engine
-    from napari_textif.nn.textif_net import TextIFNet
+    from napari_textif.engines.textif import engine
+    from napari_textif.engines.textif.net import TextIFNet
     from test_textif_engine import seam_report
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     net = TextIFNet().eval()
     if args.checkpoint:
-        from napari_textif import checkpoints
+        from napari_textif.engines.textif import checkpoints
 
         net.load_state_dict(checkpoints.load_checkpoint(args.checkpoint).fusion)
     ir, vis = load_pair(args.pair, args.size)

@@ -93,7 +93,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_textif._widget import FusionWidget
+    from napari_textif._napari.widget import FusionWidget
 
     viewer = napari.Viewer(show=True)
     app = QApplication.instance()

@@ -18,7 +18,7 @@ PROMPT = "the visible image is dark and the thermal camera is noisy; keep people
 
 
 def load_pair() -> list:
-    from napari_textif import _sample_data
+    from napari_textif._napari import sample_data as _sample_data
 
     shared = Path(os.environ.get("NAPARI_TEXTIF_SHARED", DOCS.parents[1] / "shared"))
     folder = shared / "data" / "ivif" / "samples"
@@ -67,7 +67,7 @@ def main() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
 
-    from napari_textif._widget import FusionWidget
+    from napari_textif._napari.widget import FusionWidget
 
     IMAGES.mkdir(exist_ok=True)
     viewer = napari.Viewer(show=True, title="napari-textif")

@@ -9,9 +9,9 @@ import pickle
 import pytest
 import torch
 
-from napari_textif import checkpoints
 from napari_textif.cli import main
-from napari_textif.text_encoder import text_tower_shapes
+from napari_textif.engines.textif import checkpoints
+from napari_textif.engines.textif.clip_layout import text_tower_shapes
 from textif_helpers import manifest, write_authors_checkpoint
 
 

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from napari_textif.controls import DEGRADATIONS, Controls
-from napari_textif.datasets import (
+from napari_textif.io import write_image
+from napari_textif.samples import synthetic_pair
+from napari_textif.training.datasets import (
     REAL_STRENGTH,
     DegradationPolicy,
     PairDataset,
@@ -14,8 +16,6 @@ from napari_textif.datasets import (
     find_pairs,
     split_holdout,
 )
-from napari_textif.io import write_image
-from napari_textif.samples import synthetic_pair
 
 VIS_KINDS = [k for k in DEGRADATIONS if k.startswith("vis_")]
 IR_KINDS = [k for k in DEGRADATIONS if k.startswith("ir_")]
@@ -198,7 +198,7 @@ def test_policy_round_trips_and_rejects_unknown_fields():
 
 @pytest.mark.parametrize("kind", DEGRADATIONS)
 def test_describe_is_understood_by_the_interpreter(kind):
-    from napari_textif.interpret import interpret
+    from napari_textif.interpretation import interpret
 
     rng = np.random.default_rng(0)
     for strength in (0.3, 0.9):
@@ -215,9 +215,9 @@ def test_describe_names_preferences():
 
 
 def test_unnamed_degradations_make_the_degraded_input_the_target(tmp_path):
-    from napari_textif.datasets import DegradationPolicy, PairDataset, find_pairs
     from napari_textif.io import write_image
     from napari_textif.samples import synthetic_pair
+    from napari_textif.training.datasets import DegradationPolicy, PairDataset, find_pairs
 
     ir, vis = synthetic_pair(shape=(48, 56), seed=4)
     write_image(tmp_path / "ir" / "a.png", ir / 255)

@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage
 
 from napari_textif.controls import DEGRADATIONS, Controls
-from napari_textif.degrade import INFRARED_ORDER, VISIBLE_ORDER, degrade, degrade_pair
+from napari_textif.training.degrade import INFRARED_ORDER, VISIBLE_ORDER, degrade, degrade_pair
 
 STRENGTHS = (0.0, 0.3, 0.6, 1.0)
 

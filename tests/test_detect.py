@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS, Controls
-from napari_textif.detect import RAMPS, Ramp, detect, measure, suggest_prompt
-from napari_textif.interpret import Interpretation, interpret
+from napari_textif.detection import RAMPS, Ramp, detect, measure, suggest_prompt
+from napari_textif.interpretation import Interpretation, interpret
 from napari_textif.samples import synthetic_pair
 
 
@@ -40,7 +40,7 @@ def test_clean_synthetic_pair_has_no_strong_detection() -> None:
 
 @pytest.mark.parametrize("kind", DEGRADATIONS)
 def test_simulated_degradation_moves_its_statistic_towards_detection(kind: str) -> None:
-    from napari_textif.degrade import degrade
+    from napari_textif.training.degrade import degrade
 
     ir, vis = _float_pair((240, 320))
     vis = np.clip(vis * 1.6, 0.0, 1.0)  # the synthetic scene is dim; give it highlights
@@ -59,7 +59,7 @@ def test_simulated_degradation_moves_its_statistic_towards_detection(kind: str) 
     "kind", ["vis_low_light", "vis_noise", "ir_noise", "ir_stripe_noise", "ir_low_contrast"]
 )
 def test_strong_simulated_degradation_is_the_top_detection(kind: str) -> None:
-    from napari_textif.degrade import degrade
+    from napari_textif.training.degrade import degrade
 
     ir, vis = _float_pair((240, 320))
     vis = np.clip(vis * 1.6, 0.0, 1.0)

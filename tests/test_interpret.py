@@ -7,7 +7,7 @@ import time
 import pytest
 
 from napari_textif.controls import CONTROL_NAMES, Controls
-from napari_textif.interpret import Interpretation, interpret
+from napari_textif.interpretation import Interpretation, interpret
 
 # (prompt, expected non-zero controls); every control not listed must be 0.
 TABLE: list[tuple[str, dict[str, float]]] = [

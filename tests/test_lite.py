@@ -17,7 +17,7 @@ pytest.importorskip("safetensors")
 import napari_textif  # noqa: E402
 from napari_textif.controls import CONTROL_NAMES, Controls  # noqa: E402
 from napari_textif.engines import FusionCancelled, default_engine, get_engine  # noqa: E402
-from napari_textif.engines.lite import (  # noqa: E402
+from napari_textif.engines.lite.engine import (  # noqa: E402
     DEFAULT_WEIGHTS,
     LiteEngine,
     check_weights,
@@ -173,7 +173,7 @@ def test_detail_emphasis_raises_spatial_frequency_monotonically(scene):
 
 
 def test_importing_the_engine_module_does_not_import_torch():
-    code = "import sys, napari_textif.engines.lite; print('torch' in sys.modules)"
+    code = "import sys, napari_textif.engines.lite.engine; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -189,7 +189,7 @@ def test_threads_option_is_checked_and_restored(scene):
 
 
 def test_classic_restored_kinds_are_restored_first_and_hidden_from_the_network(scene):
-    from napari_textif.engines.lite import CLASSIC_RESTORED, restore_first
+    from napari_textif.engines.lite.engine import CLASSIC_RESTORED, restore_first
 
     ir, vis = (a.astype(np.float32) / 255 for a in scene)
     ir0, vis0 = ir.copy(), vis.copy()
@@ -212,7 +212,7 @@ def test_classic_restored_kinds_are_restored_first_and_hidden_from_the_network(s
 
 def test_stripe_prompt_brings_the_fusion_closer_to_the_clean_one():
     from napari_textif import metrics
-    from napari_textif.degrade import degrade_pair
+    from napari_textif.training.degrade import degrade_pair
 
     ir, vis = (a.astype(np.float32) / 255 for a in synthetic_pair(shape=(160, 224), seed=6))
     clean = napari_textif.fuse(ir, vis, engine="lite").image

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 
 from napari_textif import metrics  # noqa: E402
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS, Controls  # noqa: E402
-from napari_textif.losses import (  # noqa: E402
+from napari_textif.training.losses import (  # noqa: E402
     COLOR_WEIGHT,
     KIND_WEIGHTS,
     NEUTRAL_WEIGHTS,

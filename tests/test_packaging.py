@@ -6,6 +6,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,11 @@ def test_built_wheel_installs_and_npe2_discovers_it(tmp_path):
         check=True, capture_output=True,
     )
     wheel = next(dist.glob("napari_textif-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for shipped in ("napari.yaml", "engines/lite/weights/lite_v2.safetensors",
+                    "engines/lite/weights/lite_v2.json"):
+        assert f"napari_textif/{shipped}" in names, f"the wheel lacks {shipped}"
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from napari_textif import pyramid, restoration
+from napari_textif import restoration
+from napari_textif.engines.classic import pyramid
 from napari_textif.imaging import to_gray
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO, require_shared
-from napari_textif import _sample_data as samples
+from napari_textif._napari import sample_data as samples
 
 pytest.importorskip("pooch")
 
@@ -130,8 +130,8 @@ def test_manifest_lists_both_samples_and_the_menu_entry():
     commands = {c.id: c.python_name for c in manifest.contributions.commands}
     keys = {s.key: commands[s.command] for s in manifest.contributions.sample_data}
     assert keys == {
-        "synthetic_pair": "napari_textif._sample_data:synthetic_sample",
-        "real_pair": "napari_textif._sample_data:real_sample",
+        "synthetic_pair": "napari_textif._napari.sample_data:synthetic_sample",
+        "real_pair": "napari_textif._napari.sample_data:real_sample",
     }
     menu = manifest.contributions.menus["napari/layers/filter"]
     assert [item.command for item in menu] == ["napari-textif.make_fusion_widget"]

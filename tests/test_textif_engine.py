@@ -10,9 +10,9 @@ import torch
 
 from napari_textif import fuse, imaging
 from napari_textif.engines import FusionRequest, get_engine
-from napari_textif.engines import textif as textif_engine
+from napari_textif.engines.textif import engine as textif_engine
+from napari_textif.engines.textif.net import TextIFConfig, TextIFNet
 from napari_textif.io import file_sha256
-from napari_textif.nn.textif_net import TextIFConfig, TextIFNet
 from napari_textif.samples import synthetic_pair
 from textif_helpers import write_authors_checkpoint
 
@@ -59,7 +59,7 @@ def test_checkpoint_from_environment_or_config_file(tmp_path, monkeypatch):
 
 
 def test_offline_without_clip_weights_explains_the_options():
-    from napari_textif import text_encoder
+    from napari_textif.engines.textif import text_encoder
 
     with pytest.raises(text_encoder.TextEncoderUnavailable, match=r"clip_weights.*allow_download"):
         text_encoder.load_text_encoder(checkpoint_clip=None, allow_download=False)
@@ -139,7 +139,7 @@ def test_tiled_512_pair_has_no_seams_full_network(checkpoint):
 def test_embedded_clip_features_equal_open_clip_with_same_weights(checkpoint):
     import open_clip
 
-    from napari_textif import checkpoints, text_encoder
+    from napari_textif.engines.textif import checkpoints, text_encoder
 
     full = torch.load(checkpoint, map_location="cpu", weights_only=False)["model"]
     reference = open_clip.create_model("ViT-B-32-quickgelu", pretrained=None)
@@ -168,7 +168,7 @@ def test_embedded_clip_features_equal_open_clip_with_same_weights(checkpoint):
 
 def encoder_state(model) -> dict:
     """The text-tower tensors of an open_clip CLIP model."""
-    from napari_textif import text_encoder
+    from napari_textif.engines.textif import text_encoder
 
     return text_encoder.text_tower_state(model.state_dict())
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from napari_textif.nn.textif_net import (
+from napari_textif.engines.textif.net import (
     TextIFConfig,
     TextIFNet,
     count_parameters,

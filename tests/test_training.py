@@ -75,7 +75,7 @@ def folders(tmp_path):
 
 
 def _config(folders, tmp_path, **changes):
-    from napari_textif.training import TrainConfig
+    from napari_textif.training.loop import TrainConfig
 
     train_dir, val_dir = folders
     settings = {
@@ -90,9 +90,9 @@ def _config(folders, tmp_path, **changes):
 
 def _fixed_batch_loss(config, model) -> float:
     """The loss of ``model`` on the first 16 training samples (the same for every model)."""
-    from napari_textif.datasets import PairDataset, find_pairs
-    from napari_textif.losses import fusion_loss
-    from napari_textif.training import _collate
+    from napari_textif.training.datasets import PairDataset, find_pairs
+    from napari_textif.training.loop import _collate
+    from napari_textif.training.losses import fusion_loss
 
     data = PairDataset(find_pairs(config.data), crop=config.crop, seed=config.seed, length=16)
     batch = _collate([data[i] for i in range(16)])
@@ -104,7 +104,7 @@ def _fixed_batch_loss(config, model) -> float:
 def test_fifty_steps_learn_checkpoint_and_export(folders, tmp_path):
     from safetensors.torch import load_file
 
-    from napari_textif.training import load_checkpoint, train
+    from napari_textif.training.loop import load_checkpoint, train
 
     lines: list[str] = []
     config = _config(folders, tmp_path)
@@ -131,7 +131,7 @@ def test_fifty_steps_learn_checkpoint_and_export(folders, tmp_path):
 
 
 def test_resume_continues_from_the_saved_step_with_the_same_batches(folders, tmp_path):
-    from napari_textif.training import load_checkpoint, train
+    from napari_textif.training.loop import load_checkpoint, train
 
     quiet = {"progress": False, "log": lambda line: None}
     straight = train(_config(folders, tmp_path / "a", steps=30, val_every=100), **quiet)
@@ -154,7 +154,7 @@ def test_resume_continues_from_the_saved_step_with_the_same_batches(folders, tmp
 
 
 def test_resume_refuses_other_data_and_other_engine(folders, tmp_path):
-    from napari_textif.training import train
+    from napari_textif.training.loop import train
 
     config = _config(folders, tmp_path, steps=4, val_every=100)
     train(config, progress=False, log=lambda s: None)
@@ -167,7 +167,7 @@ def test_resume_refuses_other_data_and_other_engine(folders, tmp_path):
 
 
 def test_resume_without_checkpoint_starts_fresh(folders, tmp_path):
-    from napari_textif.training import train
+    from napari_textif.training.loop import train
 
     lines: list[str] = []
     result = train(_config(folders, tmp_path, steps=3, val_every=100), resume=True, progress=False,
@@ -176,7 +176,7 @@ def test_resume_without_checkpoint_starts_fresh(folders, tmp_path):
 
 
 def test_untrainable_engine_and_bad_config_are_named(folders, tmp_path):
-    from napari_textif.training import TrainConfig, train
+    from napari_textif.training.loop import TrainConfig, train
 
     with pytest.raises(ValueError, match="not trainable"):
         train(_config(folders, tmp_path, engine="classic"), progress=False)
@@ -187,7 +187,7 @@ def test_untrainable_engine_and_bad_config_are_named(folders, tmp_path):
 
 
 def test_lr_schedule_warms_up_then_decays():
-    from napari_textif.training import TrainConfig, _lr_factor
+    from napari_textif.training.loop import TrainConfig, _lr_factor
 
     factor = _lr_factor(TrainConfig(engine=TINY, data=["x"], out="w.safetensors", steps=100, warmup=10))
     values = [factor(s) for s in range(100)]
@@ -196,7 +196,7 @@ def test_lr_schedule_warms_up_then_decays():
 
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
-    from napari_textif.training import save_checkpoint
+    from napari_textif.training.loop import save_checkpoint
 
     path = tmp_path / "c.pt"
     save_checkpoint(path, {"step": 1})
@@ -234,9 +234,9 @@ def test_cli_train_and_resume(folders, tmp_path, capsys):
 
 
 def test_lite_weights_trained_here_load_in_the_lite_engine(folders, tmp_path):
-    pytest.importorskip("napari_textif.nn.lite_net")
+    pytest.importorskip("napari_textif.engines.lite.net")
     from napari_textif import fuse
-    from napari_textif.training import train
+    from napari_textif.training.loop import train
 
     config = _config(folders, tmp_path, engine="lite", steps=2, batch=2, val_every=100, lr=1e-3)
     result = train(config, progress=False, log=lambda line: None)
@@ -250,7 +250,7 @@ def test_lite_weights_trained_here_load_in_the_lite_engine(folders, tmp_path):
 def test_init_starts_from_given_weights_and_refuses_other_architectures(folders, tmp_path):
     from safetensors.torch import load_file, save_file
 
-    from napari_textif.training import train
+    from napari_textif.training.loop import train
 
     start = TinyNet()
     with torch.no_grad():
@@ -272,8 +272,8 @@ def test_init_starts_from_given_weights_and_refuses_other_architectures(folders,
 
 
 def test_holdout_every_keeps_named_pairs_out_of_training(folders, tmp_path):
-    from napari_textif.datasets import split_every
-    from napari_textif.training import _build_data
+    from napari_textif.training.datasets import split_every
+    from napari_textif.training.loop import _build_data
 
     train_dir, _ = folders
     more = _write_pairs(tmp_path / "more", 4, 30)

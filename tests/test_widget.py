@@ -90,7 +90,7 @@ def test_engines(monkeypatch):
 @pytest.fixture
 def open_widget(make_napari_viewer, qtbot, test_engines):
     """``open_widget(*layers)`` -> (viewer, widget) with the widget docked and engines listed."""
-    from napari_textif._widget import FusionWidget
+    from napari_textif._napari.widget import FusionWidget
 
     def make(*layers):
         viewer = make_napari_viewer()
@@ -150,7 +150,7 @@ def test_fuse_copies_geometry_and_records_provenance(open_widget, qtbot):
     np.testing.assert_array_equal(ir, before[0])
     np.testing.assert_array_equal(vis, before[1])
     assert "the visible image is dark" in widget.examples.choices
-    from napari_textif._widget import EXAMPLE_PROMPTS, HISTORY_PLACEHOLDER
+    from napari_textif._napari.widget import EXAMPLE_PROMPTS, HISTORY_PLACEHOLDER
 
     widget.examples.value = EXAMPLE_PROMPTS[1]
     assert widget.prompt.value == EXAMPLE_PROMPTS[1] and widget.examples.value == HISTORY_PLACEHOLDER
@@ -353,14 +353,14 @@ def test_analyze_and_metrics(open_widget, qtbot, monkeypatch):
     ir, vis = pair(dark=0.8)
     _viewer, widget = open_widget((ir, {"name": "ir"}), (vis, {"name": "vis"}))
     try:
-        from napari_textif.detect import detect, suggest_prompt  # noqa: F401
+        from napari_textif.detection import detect, suggest_prompt  # noqa: F401
     except ImportError:
         pass
     else:
         widget.analyze()
         qtbot.waitUntil(lambda: "analysis suggests" in widget.status.value, timeout=10000)
         assert widget.prompt.value.strip() and widget.sliders["vis_low_light"].value > 0
-    monkeypatch.setitem(sys.modules, "napari_textif.detect", None)
+    monkeypatch.setitem(sys.modules, "napari_textif.detection", None)
     assert widget.analyze() is None and "not available" in widget.status.value
     seen = {}
 
@@ -370,7 +370,7 @@ def test_analyze_and_metrics(open_widget, qtbot, monkeypatch):
 
     suggestion = "(fake) the visible image is dark"
     fake = types.SimpleNamespace(detect=detect, suggest_prompt=lambda found: suggestion)
-    monkeypatch.setitem(sys.modules, "napari_textif.detect", fake)
+    monkeypatch.setitem(sys.modules, "napari_textif.detection", fake)
     widget.analyze()
     qtbot.waitUntil(lambda: widget.prompt.value == suggestion, timeout=10000)
     assert seen["shapes"] == ((48, 64), (48, 64, 3)) and widget.sliders["vis_low_light"].value > 0
@@ -405,7 +405,7 @@ def test_real_engines_when_available(open_widget, qtbot):
 
 def test_widget_module_imports_neither_torch_nor_open_clip():
     code = (
-        "import sys, napari_textif._widget, napari_textif._sample_data;"
+        "import sys, napari_textif._napari.widget, napari_textif._napari.sample_data;"
         "print('torch' in sys.modules, 'open_clip' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -416,7 +416,7 @@ def test_widget_module_imports_neither_torch_nor_open_clip():
 def test_m3svd_sequence_as_a_stack(open_widget, qtbot):
     """Real video frames stacked as a time axis, fused whole with the default engine."""
     from conftest import require_shared
-    from napari_textif._sample_data import _read
+    from napari_textif._napari.sample_data import _read
 
     folder = require_shared("ivif", "m3svd", "0115_1847")
     names = sorted(p.name for p in (folder / "ir").iterdir())[:4]

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from napari_textif.controls import DEGRADATIONS
-from napari_textif.degrade import degrade
+from napari_textif.training.degrade import degrade
 
 PAIR = "FLIR_05072.jpg"
 STRENGTHS = (0.5, 1.0)

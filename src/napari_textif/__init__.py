@@ -24,10 +24,10 @@ _LAZY = {
     "FusionResult": "napari_textif.api",
     "Controls": "napari_textif.controls",
     "CONTROL_NAMES": "napari_textif.controls",
-    "interpret": "napari_textif.interpret",
-    "Interpretation": "napari_textif.interpret",
-    "detect": "napari_textif.detect",
-    "suggest_prompt": "napari_textif.detect",
+    "interpret": "napari_textif.interpretation",
+    "Interpretation": "napari_textif.interpretation",
+    "detect": "napari_textif.detection",
+    "suggest_prompt": "napari_textif.detection",
     "list_engines": "napari_textif.engines",
     "get_engine": "napari_textif.engines",
     "FusionCancelled": "napari_textif.engines",
@@ -39,9 +39,9 @@ __all__ = ["__version__", *_LAZY]
 if TYPE_CHECKING:  # pragma: no cover
     from napari_textif.api import FusionResult, fuse
     from napari_textif.controls import CONTROL_NAMES, Controls
-    from napari_textif.detect import detect, suggest_prompt
+    from napari_textif.detection import detect, suggest_prompt
     from napari_textif.engines import EngineUnavailable, FusionCancelled, get_engine, list_engines
-    from napari_textif.interpret import Interpretation, interpret
+    from napari_textif.interpretation import Interpretation, interpret
 
 
 def __getattr__(name: str) -> Any:

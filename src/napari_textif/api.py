@@ -19,7 +19,7 @@ from napari_textif.engines import (
     get_engine,
 )
 from napari_textif.engines.base import ProgressCallback
-from napari_textif.interpret import Interpretation, interpret, merge
+from napari_textif.interpretation import Interpretation, interpret, merge
 
 
 @dataclasses.dataclass
@@ -151,7 +151,7 @@ def understand(prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: 
     said = interpret(prompt)
     if not auto:
         return said
-    from napari_textif.detect import detect
+    from napari_textif.detection import detect
 
     return merge(said, detect(infrared, visible))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -241,6 +242,34 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     g = y - 0.714 * cr - 0.344 * cb
     b = y + 1.773 * cb
     return np.clip(np.stack([r, g, b], axis=-1), 0.0, 1.0).astype(np.float32)
+
+
+def tensor_luminance(image: Any) -> Any:
+    """BT.601 luma ``(B, 1, H, W)`` of a ``(B, 3, H, W)`` torch RGB tensor; one channel passes through.
+
+    The torch form of :func:`to_gray`, shared by the ``lite`` engine and the losses.
+    """
+    if image.shape[1] == 1:
+        return image
+    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
+    return 0.299 * r + 0.587 * g + 0.114 * b
+
+
+def tensor_chroma(image: Any) -> Any:
+    """Full-range BT.601 ``(Cb, Cr)``, ``(B, 2, H, W)``, of a torch RGB tensor, as :func:`rgb_to_ycbcr`."""
+    import torch
+
+    y = tensor_luminance(image)
+    return torch.cat([(image[:, 2:3] - y) * 0.564 + 0.5, (image[:, 0:1] - y) * 0.713 + 0.5], 1)
+
+
+def tensor_rgb_to_ycbcr(rgb: Any) -> Any:
+    """:func:`rgb_to_ycbcr` of ``(B, 3, H, W)`` torch RGB; gray ``(B, 1, H, W)`` gets neutral chroma."""
+    import torch
+
+    if rgb.shape[1] == 1:
+        return torch.cat([rgb, torch.full_like(rgb, 0.5), torch.full_like(rgb, 0.5)], 1)
+    return torch.cat([tensor_luminance(rgb), tensor_chroma(rgb)], 1)
 
 
 def with_luminance(visible: np.ndarray, luminance: np.ndarray) -> np.ndarray:

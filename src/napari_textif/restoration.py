@@ -1,13 +1,19 @@
 """Classical, training-free restoration steps, one per degradation Control.
 
-Every function takes a 2-D float32 image in ``[0, 1]`` and a ``strength`` in
+Every step takes a 2-D float32 image in ``[0, 1]`` and a ``strength`` in
 ``[0, 1]`` and returns a new image; strength 0 returns the input unchanged.
+:func:`restore_visible` and :func:`restore_infrared` apply the steps a Controls
+asks for, in the reverse of the physical degradation order. Part of the core,
+not of one engine: the ``classic`` engine restores with them, and the ``lite``
+engine routes some kinds through them before its network.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+
+from napari_textif.controls import Controls
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float) -> np.ndarray:
@@ -130,3 +136,22 @@ def destripe(image: np.ndarray, strength: float) -> np.ndarray:
     highpass = image - ndimage.gaussian_filter1d(image, 3.0, axis=1)
     offsets = np.median(highpass, axis=0)
     return np.clip(image - strength * offsets[None, :], 0.0, 1.0).astype(np.float32)
+
+
+def restore_visible(y: np.ndarray, c: Controls) -> np.ndarray:
+    """Apply the visible-image restoration steps that ``c`` asks for."""
+    y = denoise(y, c.vis_noise)
+    y = brighten(y, c.vis_low_light)
+    if c.vis_low_light > 0:
+        y = denoise(y, 0.5 * c.vis_low_light)
+    y = compress_highlights(y, c.vis_overexposure)
+    y = sharpen(y, c.vis_blur)
+    y = derain(y, c.vis_rain)
+    return dehaze(y, c.vis_haze)
+
+
+def restore_infrared(ir: np.ndarray, c: Controls) -> np.ndarray:
+    """Apply the infrared restoration steps that ``c`` asks for."""
+    ir = destripe(ir, c.ir_stripe_noise)
+    ir = denoise(ir, c.ir_noise, impulse=True)
+    return stretch_contrast(ir, c.ir_low_contrast)

@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_convert(args: argparse.Namespace) -> int:
     """Verify ``args.source`` and write ``args.output``; prints both sha256 sums."""
-    from napari_textif import checkpoints
     from napari_textif.cli import CommandError
+    from napari_textif.engines.textif import checkpoints
 
     output = args.output or args.source.with_suffix(".safetensors")
     if output.resolve() == args.source.resolve():

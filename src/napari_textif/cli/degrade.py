@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_degrade(args: argparse.Namespace) -> int:
     """Read, degrade, write and say what was done."""
     from napari_textif import imaging
-    from napari_textif.degrade import degrade
     from napari_textif.io import read_image, write_image
+    from napari_textif.training.degrade import degrade
 
     prepared = imaging.prepare(read_image(args.input), name=str(args.input))
     out = degrade(prepared.data, args.kind, args.strength, args.seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from napari_textif.interpret import Interpretation
+from napari_textif.interpretation import Interpretation
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_interpret(args: argparse.Namespace) -> int:
     """Print the Controls a prompt sets."""
-    from napari_textif.interpret import interpret
+    from napari_textif.interpretation import interpret
 
     result = interpret(args.prompt)
     if args.json:
@@ -46,7 +46,7 @@ def run_interpret(args: argparse.Namespace) -> int:
 
 def run_analyze(args: argparse.Namespace) -> int:
     """Print what detection found in a pair and the suggested prompt."""
-    from napari_textif.detect import detect, suggest_prompt
+    from napari_textif.detection import detect, suggest_prompt
     from napari_textif.io import read_image
 
     result = detect(read_image(args.infrared), read_image(args.visible))

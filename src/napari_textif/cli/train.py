@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "(float), e.g. '{\"gradient_scales\": [1, 2, 4]}'")
     p.add_argument("--policy", default=None,
                    help="JSON object of degradation-policy fields, e.g. '{\"unnamed_prob\": 0.3}' "
-                   "(see napari_textif.datasets.DegradationPolicy)")
+                   "(see napari_textif.training.datasets.DegradationPolicy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 

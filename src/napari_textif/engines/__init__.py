@@ -40,9 +40,9 @@ __all__ = [
 
 #: name -> "module:Class"; engines listed first are preferred as the default.
 _REGISTRY: dict[str, str] = {
-    "lite": "napari_textif.engines.lite:LiteEngine",
-    "classic": "napari_textif.engines.classic:ClassicEngine",
-    "textif": "napari_textif.engines.textif:TextIFEngine",
+    "lite": "napari_textif.engines.lite.engine:LiteEngine",
+    "classic": "napari_textif.engines.classic.engine:ClassicEngine",
+    "textif": "napari_textif.engines.textif.engine:TextIFEngine",
 }
 DEFAULT_ORDER: tuple[str, ...] = ("lite", "classic")
 _INSTANCES: dict[str, Engine] = {}

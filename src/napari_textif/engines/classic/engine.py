@@ -11,30 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from napari_textif import imaging, pyramid, restoration
+from napari_textif import imaging
 from napari_textif.controls import Controls
 from napari_textif.engines.base import Engine, EngineOutput, FusionRequest
+from napari_textif.engines.classic import pyramid
+from napari_textif.restoration import restore_infrared, restore_visible
 
 MAX_LEVELS = 5
-
-
-def restore_visible(y: np.ndarray, c: Controls) -> np.ndarray:
-    """Apply the visible-image restoration steps that ``c`` asks for."""
-    y = restoration.denoise(y, c.vis_noise)
-    y = restoration.brighten(y, c.vis_low_light)
-    if c.vis_low_light > 0:
-        y = restoration.denoise(y, 0.5 * c.vis_low_light)
-    y = restoration.compress_highlights(y, c.vis_overexposure)
-    y = restoration.sharpen(y, c.vis_blur)
-    y = restoration.derain(y, c.vis_rain)
-    return restoration.dehaze(y, c.vis_haze)
-
-
-def restore_infrared(ir: np.ndarray, c: Controls) -> np.ndarray:
-    """Apply the infrared restoration steps that ``c`` asks for."""
-    ir = restoration.destripe(ir, c.ir_stripe_noise)
-    ir = restoration.denoise(ir, c.ir_noise, impulse=True)
-    return restoration.stretch_contrast(ir, c.ir_low_contrast)
 
 
 def base_weight(ir_base: np.ndarray, vis_base: np.ndarray, thermal_emphasis: float) -> np.ndarray:

@@ -37,6 +37,8 @@ import torch
 import torch.nn.functional as F
 
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS
+from napari_textif.imaging import tensor_chroma as chroma
+from napari_textif.imaging import tensor_luminance as luminance
 from napari_textif.metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW
 
 LOSS_TERMS: tuple[str, ...] = ("intensity", "ssim", "gradient", "color", "correlation")
@@ -69,20 +71,6 @@ _SOBEL_Y = ((-1.0, -2.0, -1.0), (0.0, 0.0, 0.0), (1.0, 2.0, 1.0))
 _THERMAL = CONTROL_NAMES.index("thermal_emphasis")
 _DETAIL = CONTROL_NAMES.index("detail_emphasis")
 assert set(KIND_WEIGHTS) == set(DEGRADATIONS)
-
-
-def luminance(image: torch.Tensor) -> torch.Tensor:
-    """BT.601 luma ``(B, 1, H, W)`` of ``(B, 3, H, W)`` RGB; one channel passes through."""
-    if image.shape[1] == 1:
-        return image
-    r, g, b = image[:, 0:1], image[:, 1:2], image[:, 2:3]
-    return 0.299 * r + 0.587 * g + 0.114 * b
-
-
-def chroma(image: torch.Tensor) -> torch.Tensor:
-    """Full-range BT.601 ``(Cb, Cr)``, ``(B, 2, H, W)``, as :func:`~napari_textif.imaging.rgb_to_ycbcr`."""
-    y = luminance(image)
-    return torch.cat([(image[:, 2:3] - y) * 0.564 + 0.5, (image[:, 0:1] - y) * 0.713 + 0.5], 1)
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:

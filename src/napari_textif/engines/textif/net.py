@@ -7,7 +7,7 @@ back to full resolution; at each of its four levels a text-conditioned affine
 layer (the paper's SIGM) turns a 512-d CLIP text feature into ``gamma, beta``
 and applies ``(1 + gamma) * x + beta``. Module names follow the authors' code so
 that their checkpoints load unchanged (the CLIP part, ``model_clip.*``, is kept
-outside this network; see :mod:`napari_textif.text_encoder`).
+outside this network; see :mod:`napari_textif.engines.textif.text_encoder`).
 
 Two differences from the reference code, neither changing the result:
 

@@ -14,10 +14,13 @@ Weights come from the first of these that is available:
 3. open_clip's own download of the OpenAI weights into its cache, only when the
    caller allows network access.
 
+The text tower's key names and shapes are in :mod:`.clip_layout`; checkpoint
+files are read by :mod:`.checkpoints` (this module depends on it, not the reverse).
+
 Examples
 --------
->>> text_tower_shapes()["token_embedding.weight"]
-(49408, 512)
+>>> text_tower_state({"model_clip.ln_final.bias": 0, "model_clip.visual.proj": 1})
+{'ln_final.bias': 0}
 """
 
 from __future__ import annotations
@@ -27,76 +30,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-MODEL_NAME = "ViT-B-32-quickgelu"
-CONTEXT_LENGTH = 77
-VOCAB_SIZE = 49408
-WIDTH = 512
-LAYERS = 12
-EMBED_DIM = 512
-#: Prefix of the CLIP part inside an official Text-IF state dict.
-CHECKPOINT_PREFIX = "model_clip."
-#: Prefixes of CLIP keys the text tower does not use (the image tower, the logit scale).
-UNUSED_PREFIXES = ("visual.", "logit_scale")
+from napari_textif.engines.textif import checkpoints
+from napari_textif.engines.textif.clip_layout import (
+    CONTEXT_LENGTH,
+    MODEL_NAME,
+    UNUSED_PREFIXES,
+    check_text_tower,
+    text_tower_state,
+)
 
 
 class TextEncoderUnavailable(RuntimeError):
     """Raised when no CLIP text weights can be found; the message lists the options."""
-
-
-def text_tower_shapes() -> dict[str, tuple[int, ...]]:
-    """Keys and shapes of the ViT-B/32 text tower in the OpenAI/open_clip layout."""
-    shapes: dict[str, tuple[int, ...]] = {
-        "positional_embedding": (CONTEXT_LENGTH, WIDTH),
-        "text_projection": (WIDTH, EMBED_DIM),
-        "token_embedding.weight": (VOCAB_SIZE, WIDTH),
-        "ln_final.weight": (WIDTH,),
-        "ln_final.bias": (WIDTH,),
-    }
-    for i in range(LAYERS):
-        block = f"transformer.resblocks.{i}."
-        shapes.update({
-            block + "attn.in_proj_weight": (3 * WIDTH, WIDTH),
-            block + "attn.in_proj_bias": (3 * WIDTH,),
-            block + "attn.out_proj.weight": (WIDTH, WIDTH),
-            block + "attn.out_proj.bias": (WIDTH,),
-            block + "ln_1.weight": (WIDTH,),
-            block + "ln_1.bias": (WIDTH,),
-            block + "mlp.c_fc.weight": (4 * WIDTH, WIDTH),
-            block + "mlp.c_fc.bias": (4 * WIDTH,),
-            block + "mlp.c_proj.weight": (WIDTH, 4 * WIDTH),
-            block + "mlp.c_proj.bias": (WIDTH,),
-            block + "ln_2.weight": (WIDTH,),
-            block + "ln_2.bias": (WIDTH,),
-        })
-    return shapes
-
-
-def text_tower_state(state: Mapping[str, Any]) -> dict[str, Any]:
-    """Pick the text-tower tensors out of a CLIP state dict in any known layout.
-
-    Accepts keys with or without the ``model_clip.`` (Text-IF) or ``module.``
-    prefixes; the image tower and the logit scale are dropped.
-    """
-    wanted = text_tower_shapes()
-    picked = {}
-    for key, value in state.items():
-        short = key
-        for prefix in (CHECKPOINT_PREFIX, "module."):
-            short = short.removeprefix(prefix)
-        if short in wanted:
-            picked[short] = value
-    return picked
-
-
-def check_text_tower(state: Mapping[str, Any]) -> list[str]:
-    """Problems (missing keys, wrong shapes) of a text-tower state dict; empty when usable."""
-    problems = []
-    for key, shape in text_tower_shapes().items():
-        if key not in state:
-            problems.append(f"missing {key}")
-        elif tuple(state[key].shape) != shape:
-            problems.append(f"{key}: expected shape {shape}, got {tuple(state[key].shape)}")
-    return problems
 
 
 def read_clip_file(path: str | Path) -> dict[str, Any]:
@@ -105,8 +50,6 @@ def read_clip_file(path: str | Path) -> dict[str, Any]:
     TorchScript archives (OpenAI's original ``ViT-B-32.pt``) are not read: they
     contain code. Convert them with open_clip once, or use its safetensors file.
     """
-    from napari_textif import checkpoints
-
     state, _ = checkpoints.read_state_dict(path)
     picked = text_tower_state(state)
     problems = check_text_tower(picked)

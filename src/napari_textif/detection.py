@@ -51,7 +51,7 @@ from scipy import ndimage
 
 from napari_textif import imaging
 from napari_textif.controls import DEGRADATIONS, Controls
-from napari_textif.interpret import Interpretation
+from napari_textif.interpretation import Interpretation
 
 #: Global statistics are measured at most this many pixels on the long side
 #: (block-mean downsampling), so that spatial scales follow the frame size.

@@ -34,8 +34,6 @@ with ``threads`` threads, or on CUDA with bf16 autocast.
 from __future__ import annotations
 
 import dataclasses
-import datetime
-import json
 import math
 import os
 import time
@@ -47,7 +45,8 @@ import numpy as np
 import torch
 
 from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
-from napari_textif.datasets import (
+from napari_textif.engines.records import export_weights
+from napari_textif.training.datasets import (
     DegradationPolicy,
     PairDataset,
     PairRecord,
@@ -55,13 +54,12 @@ from napari_textif.datasets import (
     split_every,
     split_holdout,
 )
-from napari_textif.io import file_sha256
-from napari_textif.losses import LOSS_TERMS, fusion_loss
+from napari_textif.training.losses import LOSS_TERMS, fusion_loss
 
 CHECKPOINT_FORMAT = "napari-textif-checkpoint"
 CHECKPOINT_VERSION = 1
 SCHEDULES = ("cosine", "poly")
-#: Options of :func:`napari_textif.losses.fusion_loss` that ``TrainConfig.loss`` may set.
+#: Options of :func:`napari_textif.training.losses.fusion_loss` that ``TrainConfig.loss`` may set.
 LOSS_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "gradient_scales": lambda v: tuple(int(f) for f in v),
     "correlation_weight": float,
@@ -82,7 +80,7 @@ class TrainConfig:
     engine : str
         A registered engine with ``trainable = True``.
     data : list of str
-        Training folders (see :func:`napari_textif.datasets.find_pairs`).
+        Training folders (see :func:`napari_textif.training.datasets.find_pairs`).
     out : str
         Output weights file, ``*.safetensors``; the sidecar is ``*.json`` and the
         checkpoint ``*.checkpoint.pt`` beside it.
@@ -99,7 +97,7 @@ class TrainConfig:
     init : str or None
         Start from these weights (``*.safetensors`` of the same architecture): fine-tuning.
     loss : dict
-        Options of :func:`napari_textif.losses.fusion_loss` (``gradient_scales``).
+        Options of :func:`napari_textif.training.losses.fusion_loss` (``gradient_scales``).
     holdout_every : int or None
         Keep every n-th pair of each ``data`` folder (sorted by name, the first one
         included) out of training and validate on those; ignored when ``val`` is given.
@@ -607,57 +605,3 @@ def _format_terms(terms: Mapping[str, float], lr: float) -> str:
 def _describe_folder(folder: str) -> dict[str, Any]:
     path = Path(folder)
     return {"path": str(path), "name": path.name, "pairs": len(find_pairs(path))}
-
-
-# ----------------------------------------------------------------------------- export
-
-
-def export_weights(
-    model: torch.nn.Module,
-    path: str | Path,
-    *,
-    engine: str,
-    model_config: Mapping[str, Any],
-    training: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Write ``model``'s weights as safetensors and a JSON sidecar beside it.
-
-    The sidecar holds ``name``, ``engine``, ``format``, ``sha256`` of the weights
-    file, the architecture ``config``, the Controls layout (``controls_version``,
-    ``controls_names``), ``created`` and the ``training`` record (data sets,
-    steps, metrics...). Both files are written atomically.
-
-    Returns
-    -------
-    dict
-        The sidecar record.
-    """
-    from safetensors.torch import save_file
-
-    from napari_textif import __version__
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(state, str(tmp), metadata={"engine": engine, "controls_version": str(CONTROLS_VERSION)})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-    record = {
-        "name": path.stem,
-        "engine": engine,
-        "format": "safetensors",
-        "sha256": file_sha256(path),
-        "config": dict(model_config),
-        "controls_version": CONTROLS_VERSION,
-        "controls_names": list(CONTROL_NAMES),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "napari_textif_version": __version__,
-        "training": dict(training or {}),
-    }
-    sidecar = path.with_suffix(".json")
-    tmp_json = sidecar.with_name(f".{sidecar.name}.tmp-{os.getpid()}")
-    tmp_json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_json, sidecar)
-    return record

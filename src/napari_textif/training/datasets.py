@@ -15,7 +15,7 @@ regard to case, files by stem):
   with clean references ``IR_enhanced/<id>``, ``VI_enhanced/<id>``.
 
 :class:`PairDataset` turns the records into samples: a random crop (with a
-random zoom), flips, simulated degradations (:mod:`napari_textif.degrade`) on
+random zoom), flips, simulated degradations (:mod:`napari_textif.training.degrade`) on
 captures that are not already degraded, random preferences, the
 :class:`~napari_textif.controls.Controls` describing all of that and a prompt
 sentence. Sample ``i`` depends only on ``(seed, i)``, so a run is reproducible
@@ -36,9 +36,9 @@ from scipy import ndimage
 
 from napari_textif import imaging
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS, PREFERENCES, Controls
-from napari_textif.degrade import degrade_pair
-from napari_textif.interpret import DEFAULT_STRENGTH
+from napari_textif.interpretation import DEFAULT_STRENGTH
 from napari_textif.io import list_images, read_image
+from napari_textif.training.degrade import degrade_pair
 
 #: Strength given to a capture that is really degraded (its true strength is unknown):
 #: the strength the interpreter gives a plain mention such as "the image is dark".

@@ -244,7 +244,7 @@ _FUZZY_TARGETS = (
 
 @dataclasses.dataclass(frozen=True)
 class Interpretation:
-    """What a prompt (or the images, see :func:`napari_textif.detect.detect`) asks for.
+    """What a prompt (or the images, see :func:`napari_textif.detection.detect`) asks for.
 
     Attributes
     ----------

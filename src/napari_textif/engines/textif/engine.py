@@ -204,8 +204,8 @@ class TextIFEngine(Engine):
 
 
 def _load_checkpoint(key: tuple[str, int, int], options: Mapping[str, Any]) -> _Loaded:
-    from napari_textif import checkpoints, text_encoder
-    from napari_textif.nn.textif_net import TextIFNet
+    from napari_textif.engines.textif import checkpoints, text_encoder
+    from napari_textif.engines.textif.net import TextIFNet
 
     ckpt = checkpoints.load_checkpoint(key[0])
     allow = bool(options.get("allow_download")) or os.environ.get(ENV_ALLOW_DOWNLOAD) == "1"

@@ -1,21 +1,24 @@
 """The napari dock widget: pick two layers, say what is wrong, fuse, adjust, compare.
 
 The widget is a magicgui :class:`~magicgui.widgets.Container`; Qt appears only
-at the edges (a debounce timer, greyed combo-box entries, word wrap). Fusion
-runs in a napari ``thread_worker`` generator that yields between frames and
-reports tile progress through the engine's progress callback, which is also
-where a Cancel takes effect. The engine list comes from the registry; no
-engine is special-cased.
+at the edges (a debounce timer, greyed combo-box entries, word wrap). What a run
+does lives in :mod:`.jobs` (Qt-free): the widget snapshots a job, runs its
+generator in a napari ``thread_worker`` (which yields between frames and reports
+tile progress through the engine's progress callback, where a Cancel takes
+effect) and puts the result layer into the viewer. The engine list comes from
+the registry; no engine is special-cased.
+
+Over 600 lines on purpose: it is one Container class whose methods are each a
+short signal handler (layer pickers, prompt and sliders, engine list, running,
+live refresh, analysis and metrics); splitting the class would scatter the
+handlers of one panel across files. Everything that is not Qt wiring is in
+:mod:`.jobs`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
-import re
-import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import napari
@@ -35,11 +38,32 @@ from magicgui.widgets import (
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from napari_textif import _layer_geometry as geometry
-from napari_textif.api import FusionResult, fuse
-from napari_textif.controls import CONTROL_NAMES, PREFERENCES, Controls, control_range
-from napari_textif.engines import FusionCancelled, default_engine, get_engine, list_engines
-from napari_textif.interpret import Interpretation, interpret
+from napari_textif._napari import geometry
+from napari_textif._napari.jobs import (
+    METADATA_KEY,
+    SCOPES,
+    Failure,
+    FusionJob,
+    Outcome,
+    Progress,
+    RunState,
+    Session,
+    analysis_steps,
+    auto_pick,
+    control_label,
+    describe,
+    fusion_steps,
+    guarded,
+    make_job,
+    metrics_steps,
+    missing_names,
+    release_gpu_memory,
+    takes_checkpoint,
+    update_in_place,
+)
+from napari_textif.controls import CONTROL_NAMES, Controls, control_range
+from napari_textif.engines import default_engine, get_engine, list_engines
+from napari_textif.interpretation import interpret
 
 EXAMPLE_PROMPTS: tuple[str, ...] = (
     "the visible image is dark and noisy; keep people bright",
@@ -48,323 +72,16 @@ EXAMPLE_PROMPTS: tuple[str, ...] = (
     "the infrared camera shows stripe noise",
     "rain on the visible camera, favour fine detail",
 )
-IR_WORDS = frozenset({"ir", "infrared", "thermal", "lwir", "mwir", "swir", "tir", "flir", "heat"})
-VIS_WORDS = frozenset({"vis", "vi", "visible", "rgb", "color", "colour", "optical", "daylight", "eo"})
-METADATA_KEY = "napari_textif"
 HISTORY_PLACEHOLDER = "examples and history…"
 HISTORY_SIZE = 10
 LIVE_DELAY_MS = 350
 #: Live re-fusion only runs for an engine whose last run took at most this per frame.
 LIVE_MAX_SECONDS = 1.5
 PROGRESS_STEPS = 1000
-#: A whole-stack result may use at most this share of the free memory.
-MEMORY_SHARE = 0.5
-SCOPES = ("displayed slice", "whole stack")
 
 
-# ---------------------------------------------------------------------------
-# Pure helpers (no Qt): layer names, interpretation text, memory, GPU cleanup.
-# ---------------------------------------------------------------------------
-
-
-def name_tokens(name: str) -> set[str]:
-    """Lower-case word pieces of a layer name (``"FLIR_ir-01"`` -> ``{"flir", "ir", "01"}``)."""
-    return {t for t in re.split(r"[^a-z0-9]+", name.lower()) if t}
-
-
-def auto_pick(layers: list[Any]) -> tuple[Any | None, Any | None]:
-    """Guess (infrared, visible) among image layers from names, then from colour.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as L
-    >>> ir, vis = auto_pick([L(name="rgb", rgb=True), L(name="thermal_01", rgb=False)])
-    >>> ir.name, vis.name
-    ('thermal_01', 'rgb')
-    """
-    ir = next((x for x in layers if name_tokens(x.name) & IR_WORDS), None)
-    vis = next((x for x in layers if name_tokens(x.name) & VIS_WORDS and x is not ir), None)
-    rest = [x for x in layers if x is not ir and x is not vis]
-    if vis is None:
-        vis = next((x for x in rest if x.rgb), rest[-1] if rest else None)
-        rest = [x for x in rest if x is not vis]
-    if ir is None:
-        ir = next((x for x in rest if not x.rgb), rest[0] if rest else None)
-    return ir, vis
-
-
-def describe(interpretation: Interpretation, controls: Controls, adjusted: bool) -> str:
-    """The interpretation line: each control with the phrase that set it."""
-    if adjusted:
-        values = [
-            f"{_label(n)} {v:+.2f}" if n in PREFERENCES else f"{_label(n)} {v:.2f}"
-            for n, v in controls.active().items()
-        ]
-        head = "adjusted by hand: " + ("; ".join(values) or "all zero (plain fusion)")
-        return head if not interpretation.notes else head + " · " + " · ".join(interpretation.notes)
-    parts = [
-        f"{_label(name)} {value:+.2f} ← “{interpretation.phrases.get(name, '?')}”"
-        if name in PREFERENCES
-        else f"{_label(name)} {value:.2f} ← “{interpretation.phrases.get(name, '?')}”"
-        for name, value in controls.active().items()
-    ]
-    text = "; ".join(parts) or "neutral: plain fusion, no restoration"
-    return " · ".join([text, *interpretation.notes])
-
-
-def _label(control: str) -> str:
-    return control.replace("vis_", "visible ").replace("ir_", "infrared ").replace("_", " ")
-
-
-def takes_checkpoint(engine: Any) -> bool:
-    """Whether an engine declares a ``checkpoint`` option (shows the file picker)."""
-    return "checkpoint" in tuple(getattr(engine, "option_names", ()))
-
-
-def release_gpu_memory() -> None:
-    """Return cached GPU memory to the system if torch was used (never imports torch)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-    mps = getattr(torch, "mps", None)
-    if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        mps.empty_cache()
-
-
-def check_memory(nbytes: int) -> None:
-    """Refuse a result that would not fit comfortably in free memory."""
-    try:
-        import psutil
-
-        free = psutil.virtual_memory().available
-    except ImportError:  # pragma: no cover - psutil comes with napari
-        return
-    if nbytes > MEMORY_SHARE * free:
-        raise geometry.GeometryError(
-            f"the whole-stack result needs {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB "
-            "is free; fuse the displayed slice instead, or a smaller stack"
-        )
-
-
-# ---------------------------------------------------------------------------
-# The job and the worker generator.
-# ---------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class FusionJob:
-    """Everything a run needs, snapshot on the GUI thread so layers can change meanwhile."""
-
-    infrared: geometry.LayerView
-    visible: geometry.LayerView
-    frames: list[tuple[int, ...]]
-    ir_frames: list[tuple[int, ...]]
-    mapping: np.ndarray | None
-    prompt: str
-    controls: Controls
-    engine: str
-    device: str
-    options: dict[str, Any]
-    single_frame: bool
-    layer_kwargs: dict[str, Any]
-    name: str
-    key: dict[str, str]
-    notes: list[str]
-    live: bool = False
-
-    def read_pair(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Read frame ``k`` of both layers, the infrared resampled onto the visible grid."""
-        vis = self.visible.frame(self.frames[k])
-        ir = self.infrared.frame(self.ir_frames[k])
-        if self.mapping is not None:
-            ir = geometry.resample(ir, self.mapping, self.visible.plane_shape)
-        return ir, vis
-
-    def output_shape(self, image: np.ndarray) -> tuple[int, ...]:
-        """Shape of the result layer's data for a frame result ``image``."""
-        lead = (1,) * len(self.visible.leading_shape) if self.single_frame else self.visible.leading_shape
-        return (*lead, *image.shape)
-
-    def output_index(self, k: int) -> tuple[int, ...]:
-        """Where frame ``k`` goes in the result."""
-        return (0,) * len(self.visible.leading_shape) if self.single_frame else self.frames[k]
-
-
-@dataclasses.dataclass
-class Progress:
-    """A progress report from the worker."""
-
-    fraction: float
-    message: str
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What a finished run returns to the GUI thread."""
-
-    job: FusionJob
-    data: np.ndarray
-    results: list[FusionResult]
-    seconds: float
-    layer: Any = None
-
-
-@dataclasses.dataclass
-class Failure:
-    """An exception raised in a worker, returned as a value.
-
-    superqt's generator worker treats a RuntimeError as "the worker was deleted" and
-    drops it without a ``finished`` signal, so errors never leave the generator raw.
-    """
-
-    error: Exception
-
-
-def guarded(steps: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
-    """Wrap a worker generator so that any exception comes back as a :class:`Failure`."""
-
-    def run(*args: Any) -> Iterator[Any]:
-        try:
-            return (yield from steps(*args))
-        except Exception as exc:
-            return Failure(exc)
-
-    run.__name__ = steps.__name__
-    return run
-
-
-class RunState:
-    """Shared between the GUI thread and one worker: cancel flag and progress sink."""
-
-    def __init__(self) -> None:
-        self.cancelled = False
-        self.emit: Callable[[Progress], None] = lambda _p: None
-        #: Also stops the run when napari asks every worker to quit (closing the app).
-        self.abort_requested: Callable[[], bool] = lambda: False
-        self.started = time.perf_counter()
-        self._last_emit = 0.0
-
-    def reporter(self, k: int, n: int) -> Callable[[float, str], None]:
-        """A ``progress(fraction, message)`` callback for frame ``k`` of ``n``."""
-
-        def progress(fraction: float, message: str) -> None:
-            if self.cancelled or self.abort_requested():
-                raise FusionCancelled("cancelled from the widget")
-            now = time.perf_counter()
-            if now - self._last_emit > 0.05 or fraction >= 1.0:
-                self._last_emit = now
-                prefix = f"frame {k + 1}/{n}: " if n > 1 else ""
-                self.emit(Progress((k + min(max(fraction, 0.0), 1.0)) / n, prefix + message))
-
-        return progress
-
-
-def fusion_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
-    """Fuse every frame of ``job``, yielding between stages so napari can abort."""
-    n = len(job.frames)
-    data: np.ndarray | None = None
-    results = []
-    try:
-        for k in range(n):
-            yield Progress(k / n, f"reading frame {k + 1}/{n}" if n > 1 else "reading the layers")
-            ir, vis = job.read_pair(k)
-            yield Progress(k / n, f"fusing frame {k + 1}/{n}" if n > 1 else "fusing")
-            result = fuse(
-                ir, vis, job.prompt, engine=job.engine, controls=job.controls, device=job.device,
-                options=job.options, progress=state.reporter(k, n),
-            )
-            if data is None:
-                data = np.zeros(job.output_shape(result.image), np.float32)
-            data[job.output_index(k)] = result.image
-            results.append(result)
-    except FusionCancelled:
-        return None
-    finally:
-        release_gpu_memory()
-    outcome = Outcome(job, data, results, time.perf_counter() - state.started)
-    yield Progress(1.0, "preparing the result layer")
-    outcome.layer = result_layer(outcome)
-    return outcome
-
-
-def result_layer(outcome: Outcome) -> napari.layers.Image:
-    """Build (not add) the result layer; done in the worker so the GUI thread only inserts it."""
-    job = outcome.job
-    is_rgb = outcome.results[0].image.ndim == 3
-    kwargs = {k: v for k, v in job.layer_kwargs.items() if v is not None}
-    return napari.layers.Image(
-        outcome.data, name=job.name, rgb=is_rgb, contrast_limits=(0.0, 1.0),
-        metadata=provenance(outcome), **kwargs,
-    )
-
-
-def analysis_steps(ir: np.ndarray, vis: np.ndarray) -> Iterator[Progress]:
-    """Run degradation detection on one frame pair and propose a prompt."""
-    detection = importlib.import_module("napari_textif.detect")
-    yield Progress(0.1, "analysing the images")
-    found = detection.detect(ir, vis)
-    yield Progress(0.8, "writing a prompt")
-    return found, detection.suggest_prompt(found)
-
-
-def metrics_steps(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> Iterator[Progress]:
-    """Compute the metrics of one fused frame."""
-    from napari_textif.metrics import compute_all
-
-    yield Progress(0.1, "computing metrics")
-    return _as_rows(compute_all(fused, ir, vis))
-
-
-def _as_rows(scores: Any) -> list[tuple[str, float]]:
-    if dataclasses.is_dataclass(scores):
-        scores = dataclasses.asdict(scores)
-    elif not isinstance(scores, Mapping):
-        scores = {k: v for k, v in vars(scores).items() if not k.startswith("_")}
-    return [(str(k), float(v)) for k, v in scores.items() if isinstance(v, (int, float, np.number))]
-
-
-def provenance(outcome: Outcome) -> dict[str, Any]:
-    """The result layer's metadata record (JSON-ready)."""
-    first = outcome.results[0].metadata()
-    notes = list(dict.fromkeys([*outcome.job.notes, *(n for r in outcome.results for n in r.notes)]))
-    engine_seconds = sum(r.timings.get("engine", 0.0) for r in outcome.results)
-    first.update(
-        notes=notes,
-        key=dict(outcome.job.key),
-        inputs={"infrared": outcome.job.infrared.name, "visible": outcome.job.visible.name},
-        frames=[list(f) for f in outcome.job.frames],
-        scope=outcome.job.key["scope"],
-        multiscale_level=outcome.job.visible.level,
-        weights_sha256=_weights_digest(first["provenance"]),
-    )
-    first["timings"] = {"engine": engine_seconds, "total": outcome.seconds, "frames": len(outcome.results)}
-    return {METADATA_KEY: first}
-
-
-# ---------------------------------------------------------------------------
 # The widget.
 # ---------------------------------------------------------------------------
-
-
-class _Session:
-    """Lives beyond the widget's Qt objects: knows whether the widget was closed."""
-
-    def __init__(self) -> None:
-        self.closed = False
-        self.state: RunState | None = None
-        self.worker: Any = None
-
-    def cancel(self) -> None:
-        if self.state is not None:
-            self.state.cancelled = True
-        if self.worker is not None:
-            self.worker.quit()
-
-    def close(self, *_: Any) -> None:
-        self.closed = True
-        self.cancel()
 
 
 class FusionWidget(Container):
@@ -382,7 +99,7 @@ class FusionWidget(Container):
         self.engines_ready = False
         super().__init__(labels=True)
         self._viewer = viewer
-        self._session = _Session()
+        self._session = Session()
         self._interpretation = interpret("")
         self._adjusted = False
         self._syncing = False
@@ -426,8 +143,8 @@ class FusionWidget(Container):
         self.interpretation = Label(label="understood")
         self.adjust = CheckBox(text="Adjust strengths", value=False)
         self.sliders = {
-            name: FloatSlider(label=_label(name), min=control_range(name)[0], max=control_range(name)[1],
-                              step=0.05, value=0.0, readout=True)
+            name: FloatSlider(label=control_label(name), min=control_range(name)[0],
+                              max=control_range(name)[1], step=0.05, value=0.0, readout=True)
             for name in CONTROL_NAMES
         }
         self.reset_button = PushButton(text="Reset to prompt")
@@ -708,20 +425,14 @@ class FusionWidget(Container):
         return worker
 
     def make_job(self, scope: str = SCOPES[0], *, live: bool = False) -> FusionJob:
-        """Snapshot the chosen layers and settings into a :class:`FusionJob`.
+        """Snapshot the chosen layers and settings into a :class:`~.jobs.FusionJob`.
 
         Raises
         ------
         GeometryError
-            When the layers are missing, the same, unreadable or do not overlay.
+            When the layers are missing, the same, unreadable or do not overlay, or
+            the chosen engine cannot run.
         """
-        ir_layer, vis_layer = self.infrared_layer.value, self.visible_layer.value
-        if ir_layer is None or vis_layer is None:
-            raise geometry.GeometryError("pick an infrared and a visible image layer first")
-        if ir_layer is vis_layer:
-            raise geometry.GeometryError(
-                f"infrared and visible are the same layer {ir_layer.name!r}; pick two different layers"
-            )
         if not self.engines_ready:
             raise geometry.GeometryError("still looking for fusion engines; try again in a moment")
         engine = self.engine.value
@@ -729,32 +440,11 @@ class FusionWidget(Container):
         if row is None or not row.availability.available:
             reason = row.availability.reason if row else "no engine is installed"
             raise geometry.GeometryError(f"engine {engine!r} is not available: {reason}")
-        ir, vis = geometry.snapshot(ir_layer), geometry.snapshot(vis_layer)
-        geometry.check_dtype(ir, "infrared")
-        geometry.check_dtype(vis, "visible")
-        mapping = geometry.infrared_to_visible(ir, vis)
-        frames, ir_frames, single = self._frames(scope, ir_layer, vis_layer, ir, vis)
-        notes = _job_notes(ir, vis, mapping)
-        prompt = self.prompt.value
-        return FusionJob(
-            ir, vis, frames, ir_frames, mapping, prompt, self.controls(), engine, self.device.value,
-            self._options(), single,
-            geometry.result_transform(vis_layer, vis, frames[0] if single else None),
-            _result_name(ir.name, vis.name, prompt, frames[0] if single else None),
-            {"infrared": ir.name, "visible": vis.name, "scope": "slice" if single else "stack"},
-            notes, live,
+        return make_job(
+            self.infrared_layer.value, self.visible_layer.value, point=self._viewer.dims.point,
+            scope=scope, prompt=self.prompt.value, controls=self.controls(), engine=engine,
+            device=self.device.value, options=self._options(), live=live,
         )
-
-    def _frames(self, scope: str, ir_layer: Any, vis_layer: Any, ir: Any, vis: Any) -> tuple:
-        if scope == SCOPES[1] and vis.leading_shape:
-            frames = list(np.ndindex(*vis.leading_shape))
-            ir_frames = [geometry.infrared_frame_index(ir, vis, f) for f in frames]
-            channels = vis.data.shape[-1] if vis.rgb else 1
-            check_memory(len(frames) * int(np.prod(vis.plane_shape)) * min(channels, 3) * 4)
-            return frames, ir_frames, False
-        point = self._viewer.dims.point
-        frame = geometry.displayed_index(vis_layer, vis, point)
-        return [frame], [geometry.displayed_index(ir_layer, ir, point)], bool(frame)
 
     def cancel(self, *_: Any) -> None:
         """Ask the running fusion to stop at its next tile or frame."""
@@ -811,7 +501,7 @@ class FusionWidget(Container):
         if previous is None:
             self._viewer.layers.append(layer)
             return layer
-        if _update_in_place(previous, layer):
+        if update_in_place(previous, layer):
             return previous
         index = self._viewer.layers.index(previous)
         self._viewer.layers.remove(previous)
@@ -881,7 +571,7 @@ class FusionWidget(Container):
 
     def analyze(self, *_: Any) -> Any:
         """Estimate the degradations of the displayed pair and propose a prompt."""
-        missing = _missing("napari_textif.detect", ("detect", "suggest_prompt"))
+        missing = missing_names("napari_textif.detection", ("detect", "suggest_prompt"))
         if missing:
             self._tell(f"degradation detection is not available in this installation ({missing}); "
                        "type a prompt instead", "info")
@@ -897,7 +587,7 @@ class FusionWidget(Container):
 
     def compute_metrics(self, *_: Any) -> Any:
         """Score the last result (its displayed frame) with the package's fusion metrics."""
-        missing = _missing("napari_textif.metrics", ("compute_all",))
+        missing = missing_names("napari_textif.metrics", ("compute_all",))
         if missing:
             self._tell(f"metrics are not available in this installation ({missing})", "info")
             return None
@@ -956,60 +646,3 @@ class FusionWidget(Container):
     def _tell(self, message: str, level: str) -> None:
         self.status.value = message
         {"info": show_info, "warning": show_warning, "error": show_error}[level](message)
-
-
-def _update_in_place(previous: Any, layer: Any) -> bool:
-    """Give ``previous`` the data and record of ``layer``, keeping the user's display settings.
-
-    Cheaper than a new layer (no new controls, no new canvas node), which matters in Live mode.
-    """
-    if previous.rgb != layer.rgb or previous.ndim != layer.ndim:
-        return False
-    for attr in ("scale", "translate", "rotate", "shear", "affine", "units", "axis_labels"):
-        if hasattr(layer, attr):
-            setattr(previous, attr, getattr(layer, attr))
-    previous.data = layer.data
-    previous.metadata = layer.metadata
-    previous.name = layer.name
-    return True
-
-
-def _weights_digest(facts: Mapping[str, Any]) -> str | None:
-    """The engine's weights checksum, whatever the engine calls it (``*sha256``)."""
-    if facts.get("weights_sha256"):
-        return str(facts["weights_sha256"])
-    return next((str(v) for k, v in facts.items() if k.endswith("sha256") and v), None)
-
-
-def _missing(module: str, names: tuple[str, ...]) -> str:
-    try:
-        found = importlib.import_module(module)
-    except ImportError as exc:
-        return f"{module} could not be imported: {exc}"
-    absent = [n for n in names if not hasattr(found, n)]
-    return f"{module} lacks {', '.join(absent)}" if absent else ""
-
-
-def _job_notes(ir: geometry.LayerView, vis: geometry.LayerView, mapping: np.ndarray | None) -> list[str]:
-    notes = []
-    if mapping is not None:
-        notes.append(
-            f"infrared resampled from {ir.plane_shape[0]}x{ir.plane_shape[1]} onto the visible "
-            f"{vis.plane_shape[0]}x{vis.plane_shape[1]} grid (their world transforms overlay)"
-        )
-    for view, role in ((ir, "infrared"), (vis, "visible")):
-        if view.levels > 1:
-            notes.append(
-                f"{role}: multiscale layer, fused level {view.level} of {view.levels} "
-                f"({view.plane_shape[0]}x{view.plane_shape[1]}), the level on screen"
-            )
-        if view.rgb and view.data.shape[-1] == 4:
-            notes.append(f"{role}: RGBA layer, alpha ignored")
-    return notes
-
-
-def _result_name(ir: str, vis: str, prompt: str, frame: tuple[int, ...] | None) -> str:
-    words = prompt.strip()
-    words = (words[:32] + "…") if len(words) > 33 else words
-    name = f"fused {ir} + {vis}: {words or 'neutral'}"
-    return f"{name} [frame {', '.join(map(str, frame))}]" if frame else name

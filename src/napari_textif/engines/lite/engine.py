@@ -1,6 +1,6 @@
 """The ``lite`` engine: our small Controls-conditioned network with shipped weights.
 
-The weights live in ``napari_textif/weights/lite_v2.safetensors`` beside a JSON
+The weights live in ``napari_textif/engines/lite/weights/lite_v2.safetensors`` beside a JSON
 sidecar (architecture config, Controls layout, sha256, training record). The
 engine is unavailable, with the reason, when torch is missing or the weights
 are missing, altered or unreadable. Importing this module does not import torch.
@@ -30,7 +30,7 @@ from napari_textif.engines.base import (
 )
 from napari_textif.io import file_sha256
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite_v2.safetensors"
 #: Bytes of network memory per pixel of a tile (measured peak for inference on CPU, rounded up).
 BYTES_PER_PIXEL = 400
@@ -42,9 +42,10 @@ MIN_TILE = 256
 #: machine, while on a busy one (or beside napari's event loop) its synchronisation stalls
 #: cost several times the work (see benchmarks/lite_speed.py).
 DEFAULT_CPU_THREADS = 1
-#: Degradations the engine restores with the classic engine's steps (on the whole image,
-#: before the network, which then sees them as zero): the kinds where that measured better
-#: than the network's own restoration on simulated and real held-out degradations
+#: Degradations the engine restores with the classical steps of
+#: :mod:`napari_textif.restoration` (on the whole image, before the network, which then
+#: sees them as zero): the kinds where that measured better than the network's own
+#: restoration on simulated and real held-out degradations
 #: (``benchmarks/lite_routing.py``; the table is in docs/model-card.md).
 CLASSIC_RESTORED: frozenset[str] = frozenset(
     {"vis_noise", "vis_blur", "ir_low_contrast", "ir_noise", "ir_stripe_noise"}
@@ -110,7 +111,7 @@ def save_weights(
     dict
         The sidecar record.
     """
-    from napari_textif.training import export_weights
+    from napari_textif.engines.records import export_weights
 
     return export_weights(model, path, engine="lite", model_config=model.config.to_dict(), training=training)
 
@@ -128,7 +129,7 @@ def _load_model_cached(path: str, device: str, sha256: str) -> Any:
     import torch
     from safetensors.torch import load_file
 
-    from napari_textif.nn.lite_net import LiteNet, LiteNetConfig
+    from napari_textif.engines.lite.net import LiteNet, LiteNetConfig
 
     record = json.loads(sidecar_path(Path(path)).read_text(encoding="utf-8"))
     model = LiteNet(LiteNetConfig.from_mapping(record.get("config")))
@@ -239,7 +240,7 @@ class LiteEngine(Engine):
     def _run_tiled(
         run_tile: Any, request: FusionRequest, tile: int, images: tuple[np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, int]:
-        from napari_textif.nn.lite_net import MULTIPLE
+        from napari_textif.engines.lite.net import MULTIPLE
 
         tiles = 0
 
@@ -258,7 +259,7 @@ class LiteEngine(Engine):
     ) -> np.ndarray:
         import torch
 
-        from napari_textif.nn.lite_net import MULTIPLE
+        from napari_textif.engines.lite.net import MULTIPLE
 
         ir, shape = imaging.pad_to_multiple(infrared, MULTIPLE)
         vis, _ = imaging.pad_to_multiple(_visible_ycbcr(visible), MULTIPLE)
@@ -273,13 +274,13 @@ class LiteEngine(Engine):
 
     def default_config(self) -> dict[str, Any]:
         """Architecture config of a fresh network (the shipped one's)."""
-        from napari_textif.nn.lite_net import LiteNetConfig
+        from napari_textif.engines.lite.net import LiteNetConfig
 
         return LiteNetConfig().to_dict()
 
     def create_model(self, config: Mapping[str, Any] | None = None) -> Any:
-        """A fresh, untrained :class:`~napari_textif.nn.lite_net.LiteNet`."""
-        from napari_textif.nn.lite_net import LiteNet, LiteNetConfig
+        """A fresh, untrained :class:`~napari_textif.engines.lite.net.LiteNet`."""
+        from napari_textif.engines.lite.net import LiteNet, LiteNetConfig
 
         return LiteNet(LiteNetConfig.from_mapping(config if config is not None else self.default_config()))
 
@@ -301,7 +302,7 @@ def restore_first(
     (those kinds set to zero) and the kinds restored, in ``DEGRADATIONS`` order.
     The inputs are not modified.
     """
-    from napari_textif.engines.classic import restore_infrared, restore_visible
+    from napari_textif.restoration import restore_infrared, restore_visible
 
     named = {k: v for k, v in controls.to_dict().items() if k in kinds and v > 0}
     if not named:
@@ -319,23 +320,12 @@ def forward_batch(model: Any, infrared: Any, visible_rgb: Any, controls: Any) ->
     """Run ``model`` on torch tensors of any height/width (reflect-padded to 8, cropped back)."""
     import torch.nn.functional as F
 
-    from napari_textif.nn.lite_net import MULTIPLE
+    from napari_textif.engines.lite.net import MULTIPLE
 
-    ycbcr = rgb_to_ycbcr_torch(visible_rgb)
+    ycbcr = imaging.tensor_rgb_to_ycbcr(visible_rgb)
     h, w = infrared.shape[-2:]
     ph, pw = (-h) % MULTIPLE, (-w) % MULTIPLE
     if ph or pw:
         infrared = F.pad(infrared, (0, pw, 0, ph), mode="reflect")
         ycbcr = F.pad(ycbcr, (0, pw, 0, ph), mode="reflect")
     return model(infrared, ycbcr, controls)[..., :h, :w]
-
-
-def rgb_to_ycbcr_torch(rgb: Any) -> Any:
-    """Full-range BT.601 YCbCr of ``(B, 3, H, W)`` RGB (gray ``(B, 1, H, W)`` gets neutral chroma)."""
-    import torch
-
-    from napari_textif.losses import chroma, luminance
-
-    if rgb.shape[1] == 1:
-        return torch.cat([rgb, torch.full_like(rgb, 0.5), torch.full_like(rgb, 0.5)], 1)
-    return torch.cat([luminance(rgb), chroma(rgb)], 1)

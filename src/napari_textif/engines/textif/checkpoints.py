@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from napari_textif import text_encoder
+from napari_textif.engines.textif import clip_layout
 from napari_textif.io import file_sha256
 
 #: Metadata value that marks our own safetensors export.
@@ -199,7 +199,7 @@ def expected_fusion_shapes() -> dict[str, tuple[int, ...]]:
     """Keys and shapes of the fusion network's state dict (built on the meta device, no memory)."""
     import torch
 
-    from napari_textif.nn.textif_net import TextIFNet
+    from napari_textif.engines.textif.net import TextIFNet
 
     with torch.device("meta"):
         net = TextIFNet()
@@ -220,7 +220,7 @@ def compare_keys(state: Mapping[str, Any], expected: Mapping[str, tuple[int, ...
 
 def split_state(state: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Separate a Text-IF state dict into its fusion part and its ``model_clip.*`` part."""
-    prefix = text_encoder.CHECKPOINT_PREFIX
+    prefix = clip_layout.CHECKPOINT_PREFIX
     fusion, clip = {}, {}
     for key, value in state.items():
         key = key.removeprefix("module.")
@@ -256,9 +256,9 @@ def load_checkpoint(path: str | Path) -> TextIFCheckpoint:
     report = compare_keys(fusion, expected_fusion_shapes())
     if not report.ok:
         raise CheckpointError(f"{path} is not a Text-IF checkpoint: {report.summary()}")
-    text_state = text_encoder.text_tower_state(clip)
-    if clip and text_encoder.check_text_tower(text_state):
-        problems = "; ".join(text_encoder.check_text_tower(text_state)[:5])
+    text_state = clip_layout.text_tower_state(clip)
+    if clip and clip_layout.check_text_tower(text_state):
+        problems = "; ".join(clip_layout.check_text_tower(text_state)[:5])
         raise CheckpointError(f"{path}: its model_clip.* part is not a CLIP ViT-B/32 text tower: {problems}")
     fusion = {k: v.float() for k, v in fusion.items() if k not in report.unexpected}
     return TextIFCheckpoint(
@@ -283,7 +283,7 @@ def export_safetensors(checkpoint: TextIFCheckpoint, destination: str | Path) ->
 
     tensors = {k: v.contiguous() for k, v in checkpoint.fusion.items()}
     for key, value in (checkpoint.clip or {}).items():
-        tensors[text_encoder.CHECKPOINT_PREFIX + key] = value.contiguous()
+        tensors[clip_layout.CHECKPOINT_PREFIX + key] = value.contiguous()
     metadata = {
         "format": EXPORT_FORMAT,
         "source_name": checkpoint.path.name,

@@ -1,1 +1,0 @@
-"""Torch building blocks and networks; import only from engines and training code."""

@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import re
@@ -33,6 +34,10 @@ DEFAULT_STRENGTH = 0.6
 DEFAULT_PREFERENCE = 0.6
 #: How many words before a degradation word a negation or intensity word may stand.
 WINDOW = 3
+#: Longest prompt read, in characters. A prompt is a sentence or two; a pasted document is cut
+#: (at the last word boundary before this) so that the widget, which interprets on every
+#: keystroke, never stalls. The interpretation's notes say where the text was cut.
+MAX_PROMPT_CHARS = 2000
 
 # --- lexicon -------------------------------------------------------------------------------------
 # Phrases are written in lower case, words separated by spaces; hyphenated forms
@@ -226,6 +231,8 @@ _POST_NEGATIONS = {"free", "gone", "removed", "absent", "less"}
 _ARTICLES = {"the", "a", "an", "its", "their", "all", "any", "of"}
 _NOT_MODALITY_VERBS = {"make", "see", "spot", "detect", "show", "pop", "stand out"}
 _SENTENCE_ENDS = (".", ";", "!", "?", "\n")
+#: Item categories that, in its segment, stop a verb from weighting a camera ("more infrared").
+_BLOCKS_CAMERA_WEIGHT = ("deg", "hot", "detail")
 
 #: Common misspellings and variants, mapped before the lexicon is matched.
 _ALIASES = {
@@ -519,9 +526,13 @@ class _Reader:
         text = self.prompt[min(m.cstart for m in present) : max(m.cend for m in present)]
         return " ".join(text.split())
 
-    def segment(self, index: int) -> list[int]:
-        first, last = self.segments[self.items[index].seg]
-        return list(range(first, last))
+    def positions(self, test: Callable[[_Item], bool]) -> dict[int, list[int]]:
+        """segment -> the sorted indices of its items that pass ``test`` (one pass over the prompt)."""
+        found: dict[int, list[int]] = {}
+        for index, item in enumerate(self.items):
+            if test(item):
+                found.setdefault(item.seg, []).append(index)
+        return found
 
     def emit(self, at: _Item, control: str, value: float, phrase: str, **flags: bool) -> None:
         self.events.append((at.start, _Event(control, value, phrase, **flags)))
@@ -576,12 +587,17 @@ class _DegradationReader(_Reader):
     """Degradation words, their camera, negation and intensity; '... is fine' statements."""
 
     def read(self) -> None:
+        # Item categories no longer change once this reader starts, so the positions of the
+        # modality and degradation words are found once: every lookup below is a bisection or
+        # a dictionary access, which keeps a long prompt linear (up to a log factor).
         self.clause_modalities: dict[int, list[int]] = {}
         self.sentence_modalities: dict[int, set[str]] = {}
         for index, item in enumerate(self.items):
             if item.cat == "mod":
                 self.clause_modalities.setdefault(item.clause, []).append(index)
                 self.sentence_modalities.setdefault(item.sentence, set()).add(str(item.value))
+        self.segment_modalities = self.positions(lambda o: o.cat == "mod")
+        self.segments_with_deg = set(self.positions(lambda o: o.cat == "deg"))
         for index, item in enumerate(self.items):
             if item.cat == "deg":
                 self.read_one(index, item)
@@ -638,26 +654,31 @@ class _DegradationReader(_Reader):
         return default, None, "default"
 
     def nearest_modality(self, index: int) -> int | None:
+        """The segment's modality word nearest to ``index``; on a tie in words, the one before.
+
+        Items are ordered and do not overlap, so the nearest one before is the last modality
+        word before ``index`` and the nearest one after is the first after it: two bisections.
+        """
         item = self.items[index]
-        best, best_distance = None, 0.0
-        for j in self.segment(index):
-            other = self.items[j]
-            if other.cat != "mod":
-                continue
-            distance = item.start - other.end if j < index else other.start - item.end + 0.5
-            if best is None or distance < best_distance:
-                best, best_distance = j, distance
-        return best
+        mods = self.segment_modalities.get(item.seg, [])
+        at = bisect.bisect_left(mods, index)  # ``index`` is a degradation word, never in ``mods``
+        previous = mods[at - 1] if at > 0 else None
+        following = mods[at] if at < len(mods) else None
+        if previous is None or following is None:
+            return previous if following is None else following
+        before = item.start - self.items[previous].end
+        after = self.items[following].start - item.end + 0.5
+        return previous if before <= after else following
 
     def inherited_modality(self, index: int, family: str) -> str | None:
         """From an earlier segment of the clause, else (when it suits the word) a later one."""
         mods = self.clause_modalities.get(self.items[index].clause, [])
-        previous = [j for j in mods if j < index]
-        if previous:
-            return str(self.items[previous[-1]].value)
-        following = [j for j in mods if j > index]
-        if following and family != "low_light":
-            camera = str(self.items[following[0]].value)
+        at = bisect.bisect_left(mods, index)
+        if at > 0:
+            return str(self.items[mods[at - 1]].value)
+        following = mods[at] if at < len(mods) else None
+        if following is not None and family != "low_light":
+            camera = str(self.items[following].value)
             cameras = ("vis", "ir") if camera == "both" else (camera,)
             if all(_FAMILY_CONTROLS[family][c] is not None for c in cameras):
                 return camera
@@ -665,13 +686,14 @@ class _DegradationReader(_Reader):
 
     def read_fine(self, index: int, item: _Item) -> None:
         """'the infrared is fine', 'nothing wrong with the thermal image'."""
-        segment = [self.items[j] for j in self.segment(index)]
         one_word = item.end - item.start == 1
-        mods = [o for o in segment if o.cat == "mod" and (o.start < item.start or not one_word)]
-        if not mods or any(o.cat == "deg" for o in segment) or self.before(index, ("neg",)) is not None:
+        mods = self.segment_modalities.get(item.seg, [])
+        # The segment's first modality word; a one-word 'fine' only looks back ("fine infrared").
+        first = mods[0] if mods and (mods[0] < index or not one_word) else None
+        if first is None or item.seg in self.segments_with_deg or self.before(index, ("neg",)) is not None:
             return
-        camera = str(mods[0].value)
-        phrase = self.span(mods[0], item)
+        camera = str(self.items[first].value)
+        phrase = self.span(self.items[first], item)
         for name in DEGRADATIONS:
             if camera == "both" or name.startswith(camera + "_"):
                 self.emit(item, name, 0.0, phrase, negated=True)
@@ -682,6 +704,12 @@ class _PreferenceReader(_Reader):
 
     def read(self) -> None:
         self.target_verbs: dict[int, int] = {}
+        # segment -> how many of its items are degradation or target words (kept up to date
+        # when a degradation word is taken as a verb), so each camera-weight verb costs O(1).
+        self.blocking: dict[int, int] = {}
+        for item in self.items:
+            if item.cat in _BLOCKS_CAMERA_WEIGHT:
+                self.blocking[item.seg] = self.blocking.get(item.seg, 0) + 1
         for index, item in enumerate(self.items):
             if item.cat == "pref":
                 name, value = item.value  # type: ignore[misc]
@@ -711,7 +739,10 @@ class _PreferenceReader(_Reader):
         parts = [self.items[j] for j in (negator, verb, index, shown, modifier) if j is not None]
         for j in (verb, shown):
             if j is not None and self.items[j].cat in ("mod", "deg"):
-                self.items[j].cat = "used"  # 'brighten the people': a verb here, not a degradation
+                used = self.items[j]
+                if used.cat in _BLOCKS_CAMERA_WEIGHT:
+                    self.blocking[used.seg] -= 1
+                used.cat = "used"  # 'brighten the people': a verb here, not a degradation
         if negator is not None:
             self.emit(item, name, 0.0, self.span(*parts), negated=True)
             return
@@ -729,8 +760,7 @@ class _PreferenceReader(_Reader):
 
     def read_camera_weight(self, index: int, item: _Item) -> None:
         """'more infrared', 'slightly less thermal', 'favour the visible image'."""
-        segment = [self.items[j] for j in self.segment(index)]
-        if any(o.cat in ("deg", "hot", "detail") for o in segment):
+        if self.blocking.get(item.seg, 0):
             return
         target = self.after(index, lambda o: o.cat == "mod", 4)
         if target is None or self.items[target].value == "both":
@@ -796,6 +826,32 @@ def _language_note(prompt: str) -> str:
     return f"no known request found in {shown!r}; plain fusion is used"
 
 
+_PARTIAL_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]*)?$")
+
+
+def _cut(prompt: str) -> tuple[str, str | None]:
+    """The first :data:`MAX_PROMPT_CHARS` characters of ``prompt``, never ending in half a word.
+
+    Returns the text to read and, when it was cut, a note saying where.
+    """
+    if len(prompt) <= MAX_PROMPT_CHARS:
+        return prompt, None
+    kept = prompt[:MAX_PROMPT_CHARS]
+    partial = _PARTIAL_WORD.search(kept)
+    following = prompt[MAX_PROMPT_CHARS]
+    if partial is not None and partial.start() > 0 and (following.isalnum() or following in "'’"):
+        kept = kept[: partial.start()]  # the next character continues the word: drop its start
+    words = kept[-50:].split()
+    if len(words) > 1 and len(kept) > 50 and not kept[-51].isspace():
+        words = words[1:]  # the first of them is a word's end
+    tail = " ".join(words[-6:])
+    note = (
+        f"the prompt is {len(prompt):,} characters long; only its first {len(kept):,} were read "
+        f"(up to ...{tail!r}) and the rest was ignored (at most {MAX_PROMPT_CHARS:,} are read)"
+    )
+    return kept, note
+
+
 def interpret(prompt: str) -> Interpretation:
     """Turn a prompt into :class:`Controls`, saying which words set each control.
 
@@ -803,7 +859,9 @@ def interpret(prompt: str) -> Interpretation:
     ----------
     prompt : str
         Free English text such as ``"dark, noisy IR"`` or ``"the visible image is
-        hazy; keep people bright"``. Empty means plain fusion.
+        hazy; keep people bright"``. Empty means plain fusion. Only the first
+        :data:`MAX_PROMPT_CHARS` characters are read (cut at a word boundary); a
+        note says so when a longer text is cut.
 
     Returns
     -------
@@ -822,6 +880,7 @@ def interpret(prompt: str) -> Interpretation:
     """
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    prompt, cut_note = _cut(prompt)
     words, spans = _tokenize(prompt)
     items = _structure(_merge_coordinated(_match(words, spans)))
     preferences = _PreferenceReader(prompt, items)
@@ -829,7 +888,7 @@ def interpret(prompt: str) -> Interpretation:
     degradations = _DegradationReader(prompt, items)
     degradations.read()
     values, phrases, excluded = _resolve(preferences.events + degradations.events)
-    notes = list(dict.fromkeys(preferences.notes + degradations.notes))
+    notes = list(dict.fromkeys(([cut_note] if cut_note else []) + preferences.notes + degradations.notes))
     if not values and not excluded and prompt.strip() and not any(i.cat == "task" for i in items):
         notes.append(_language_note(prompt))
     return Interpretation(Controls(**values), phrases, tuple(notes), excluded)

@@ -78,7 +78,27 @@ def test_size_mismatch_names_files_and_sizes(folders):
     fused_dir, ir_dir, vis_dir = folders
     write_image(fused_dir / "scene_c.png", np.zeros((40, 64)))
     with pytest.raises(ValueError, match=r"scene_c: image sizes differ .* fused scene_c.png is 40x64"):
-        evaluate.evaluate_folder(fused_dir, ir_dir, vis_dir)
+        evaluate.evaluate_folder(fused_dir, ir_dir, vis_dir, keep_going=False)
+
+
+def test_folder_reports_a_mismatched_pair_and_scores_the_others(folders, tmp_path, capsys):
+    """Issue 17 item 9: one pair of another size no longer aborts the whole folder."""
+    fused_dir, ir_dir, vis_dir = folders
+    write_image(fused_dir / "scene_c.png", np.zeros((40, 64)))
+    result = evaluate.evaluate_folder(fused_dir, ir_dir, vis_dir)
+    assert [r["name"] for r in result.rows] == [n for n in NAMES if n != "scene_c"]
+    assert [f["name"] for f in result.failures] == ["scene_c"]
+    assert "fused scene_c.png is 40x64" in result.failures[0]["error"]
+    assert "not scored: scene_c" in result.format_table()
+    csv_path = tmp_path / "scores.csv"
+    code = main(["evaluate", str(fused_dir), "--ir", str(ir_dir), "--vis", str(vis_dir), "--json",
+                 "--no-progress", "--csv", str(csv_path)])
+    out, err = capsys.readouterr()
+    assert code == 1 and "failed: scene_c: image sizes differ" in err
+    data = json.loads(out)
+    assert data["pairs"] == len(NAMES) - 1 and data["failed"][0]["name"] == "scene_c"
+    assert csv_path.read_text().count("\n") == 1 + (len(NAMES) - 1) + 1  # header, scored rows, mean
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
 def test_ambiguous_stems_are_refused(folders):
@@ -116,7 +136,7 @@ def test_cli_json_is_one_object_on_stdout(capsys, folders):
     assert code == 0
     data = json.loads(out)
     assert out.strip().count("\n") == 0
-    assert set(data) == {"pairs", "mean", "ssim_convention", "per_image"}
+    assert set(data) == {"pairs", "mean", "ssim_convention", "per_image", "failed"}
     assert data["pairs"] == 3 and data["ssim_convention"] == "literature"
     assert list(data["mean"]) == list(metrics.METRIC_NAMES)
     assert [r["name"] for r in data["per_image"]] == list(NAMES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -288,3 +289,73 @@ def test_holdout_every_keeps_named_pairs_out_of_training(folders, tmp_path):
     assert not names(train_set.records) & names(held)
     with pytest.raises(ValueError, match="holdout_every"):
         _config(folders, tmp_path, holdout_every=1)
+
+
+def test_moved_run_folder_resumes(tmp_path):
+    """Issue 17 item 9: the checkpoint stores paths relative to the run folder, so the folder can move."""
+    import shutil
+
+    from napari_textif.training.loop import load_checkpoint, train
+
+    run = tmp_path / "run"
+    _write_pairs(run / "train", 3, 10)
+    _write_pairs(run / "val", 1, 50, (56, 56))
+    quiet = {"progress": False, "log": lambda line: None}
+
+    def stop_at_4(step, terms):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    config = _config((run / "train", run / "val"), run, steps=6, val_every=100)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, **quiet, callback=stop_at_4)
+    saved = load_checkpoint(config.paths["checkpoint"])["config"]
+    assert saved["out"] == "w.safetensors" and saved["data"] == ["train"] and saved["val"] == ["val"]
+    moved = tmp_path / "elsewhere" / "run"
+    moved.parent.mkdir()
+    shutil.move(run, moved)
+    resumed = train(_config((moved / "train", moved / "val"), moved, steps=6, val_every=100), resume=True,
+                    **quiet)
+    assert resumed.start_step == 4 and resumed.weights == moved / "w.safetensors"
+    assert resumed.weights.is_file()
+
+
+def test_train_removes_orphaned_temporaries_of_dead_processes(folders, tmp_path):
+    import subprocess
+    import sys
+
+    from napari_textif.training.loop import train
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    orphan = tmp_path / f".w.checkpoint.pt.tmp-{dead.pid}"
+    orphan.write_bytes(b"partial")
+    alive = tmp_path / f".w.safetensors.tmp-{os.getppid()}"  # a live process's file is kept
+    alive.write_bytes(b"in progress")
+    lines: list[str] = []
+    train(_config(folders, tmp_path, steps=2, val_every=100), progress=False, log=lines.append)
+    assert not orphan.exists() and any("removed" in line and orphan.name in line for line in lines)
+    assert alive.exists()
+
+
+def test_resume_from_damaged_or_unsafe_checkpoint_is_one_line(folders, tmp_path, capsys):
+    """Issue 17 item 8: train --resume on a refused or truncated checkpoint names the file, no traceback."""
+    from fractions import Fraction
+
+    from napari_textif.cli import main
+
+    train_dir, val_dir = folders
+    out = tmp_path / "w.safetensors"
+    checkpoint = tmp_path / "w.checkpoint.pt"
+    args = ["train", "--engine", TINY, "--data", str(train_dir), "--val", str(val_dir), "--steps", "2",
+            "--batch", "2", "--crop", "32", "--out", str(out), "--threads", "1", "--no-progress", "--resume"]
+    torch.save({"format": "napari-textif-checkpoint", "x": Fraction(1, 3)}, checkpoint)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "refused to load" in err and str(checkpoint) in err and "Fraction" in err
+    assert "weights_only" not in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    torch.save({"step": torch.zeros(1000)}, checkpoint)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:2000])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "could not read" in err and str(checkpoint) in err and len(err.strip().splitlines()) == 1

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_textif import metrics
-from napari_textif.io import READ_SUFFIXES, list_images, read_image
+from napari_textif.io import READ_SUFFIXES, atomic_open, list_images, read_image
 
 #: ``progress(done, total)`` after each scored image.
 Progress = Callable[[int, int], None]
@@ -58,10 +58,14 @@ class Evaluation:
         :data:`napari_textif.metrics.METRIC_NAMES`.
     ssim_convention : str
         The SSIM convention every row used.
+    failures : list of dict
+        The images that could not be scored (``name``, ``error``), e.g. a fused
+        image whose size differs from its sources'; empty when all were scored.
     """
 
     rows: list[dict[str, Any]]
     ssim_convention: str
+    failures: list[dict[str, str]] = dataclasses.field(default_factory=list)
 
     @property
     def mean(self) -> dict[str, float]:
@@ -69,20 +73,24 @@ class Evaluation:
         return {k: math.fsum(r[k] for r in self.rows) / len(self.rows) for k in metrics.METRIC_NAMES}
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"pairs", "mean", "ssim_convention", "per_image"}``, ready for :func:`json.dumps`."""
+        """``{"pairs", "mean", "ssim_convention", "per_image", "failed"}``, ready for :func:`json.dumps`."""
         return {
             "pairs": len(self.rows),
             "mean": self.mean,
             "ssim_convention": self.ssim_convention,
             "per_image": [dict(r) for r in self.rows],
+            "failed": [dict(f) for f in self.failures],
         }
 
     def write_csv(self, path: str | Path) -> Path:
-        """Write a row per image and a final ``mean`` row; the last column names the SSIM convention."""
+        """Write a row per image and a final ``mean`` row; the last column names the SSIM convention.
+
+        The file is written under a temporary name and renamed when complete
+        (:func:`napari_textif.io.atomic_open`).
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         columns = ["name", *metrics.METRIC_NAMES]
-        with path.open("w", newline="") as fh:
+        with atomic_open(path, "w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh)
             writer.writerow([*columns, "ssim_convention"])
             for row in [*self.rows, {"name": "mean", **self.mean}]:
@@ -99,6 +107,9 @@ class Evaluation:
             lines.append(f"{row['name']:<{width}} {values}")
         lines.insert(len(lines) - 1, "-" * len(header))
         lines.append(f"{len(self.rows)} image(s); SSIM convention: {_describe(self.ssim_convention)}")
+        if self.failures:
+            lines.append(f"{len(self.failures)} image(s) not scored: "
+                         + "; ".join(f"{f['name']}: {f['error']}" for f in self.failures))
         return "\n".join(lines)
 
 
@@ -153,17 +164,45 @@ def evaluate_triples(
     *,
     ssim_convention: str = metrics.DEFAULT_SSIM_CONVENTION,
     progress: Progress | None = None,
+    keep_going: bool = False,
 ) -> Evaluation:
-    """Score each triple in order; ``progress(done, total)`` is called after each."""
+    """Score each triple in order; ``progress(done, total)`` is called after each.
+
+    Parameters
+    ----------
+    triples : sequence of Triple
+    ssim_convention : str
+    progress : callable, optional
+    keep_going : bool
+        Record a triple that cannot be scored (sizes differ, unreadable file) in
+        :attr:`Evaluation.failures` and go on, instead of raising.
+
+    Raises
+    ------
+    ValueError
+        When there is nothing to score, when a triple fails and ``keep_going``
+        is False, or when every triple failed.
+    """
     metrics.ssim_data_range(ssim_convention)
     if not triples:
         raise ValueError("nothing to evaluate: no fused images were given")
-    rows = []
+    rows, failures = [], []
     for done, triple in enumerate(triples, start=1):
-        rows.append(score_triple(triple, ssim_convention=ssim_convention))
+        try:
+            rows.append(score_triple(triple, ssim_convention=ssim_convention))
+        except (OSError, ValueError) as exc:
+            if not keep_going:
+                raise
+            message = str(exc).removeprefix(f"{triple.name}: ")
+            failures.append({"name": triple.name, "error": " ".join(message.split())})
         if progress is not None:
             progress(done, len(triples))
-    return Evaluation(rows, ssim_convention)
+    if not rows:
+        first = failures[0]
+        raise ValueError(
+            f"none of the {len(triples)} image(s) could be scored; first {first['name']}: {first['error']}"
+        )
+    return Evaluation(rows, ssim_convention, failures)
 
 
 def evaluate_folder(
@@ -173,10 +212,17 @@ def evaluate_folder(
     *,
     ssim_convention: str = metrics.DEFAULT_SSIM_CONVENTION,
     progress: Progress | None = None,
+    keep_going: bool = True,
 ) -> Evaluation:
-    """Score every fused image of ``fused_dir`` against its sources in ``ir_dir`` and ``vis_dir``."""
+    """Score every fused image of ``fused_dir`` against its sources in ``ir_dir`` and ``vis_dir``.
+
+    An image that cannot be scored (sizes differ, unreadable) is listed in
+    :attr:`Evaluation.failures` and the others are scored, unless ``keep_going``
+    is False (see :func:`evaluate_triples`).
+    """
     triples = match_folders(fused_dir, ir_dir, vis_dir)
-    return evaluate_triples(triples, ssim_convention=ssim_convention, progress=progress)
+    return evaluate_triples(triples, ssim_convention=ssim_convention, progress=progress,
+                            keep_going=keep_going)
 
 
 def evaluate_files(

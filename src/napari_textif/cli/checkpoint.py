@@ -31,17 +31,19 @@ def run_convert(args: argparse.Namespace) -> int:
     """Verify ``args.source`` and write ``args.output``; prints both sha256 sums."""
     from napari_textif.cli import CommandError
     from napari_textif.engines.textif import checkpoints
+    from napari_textif.io import atomic_path, same_file
 
     output = args.output or args.source.with_suffix(".safetensors")
-    if output.resolve() == args.source.resolve():
-        raise CommandError(f"output {output} would overwrite the source; name another file")
+    if same_file(output, args.source):
+        raise CommandError(f"OUTPUT {output} is the SOURCE {args.source}; name another file")
     if output.exists() and not args.force:
         raise CommandError(f"output {output} exists; pass --force to overwrite it")
     try:
         ckpt = checkpoints.load_checkpoint(args.source)
     except checkpoints.CheckpointError as exc:
         raise CommandError(str(exc)) from exc
-    digest = checkpoints.export_safetensors(ckpt, output)
+    with atomic_path(output) as tmp:  # a complete file or none, even if interrupted
+        digest = checkpoints.export_safetensors(ckpt, tmp)
     print(f"read    {args.source} ({ckpt.format}, sha256 {ckpt.sha256})")
     print(f"keys    {ckpt.report.summary()}")
     if ckpt.clip is None:

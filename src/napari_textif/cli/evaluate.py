@@ -41,22 +41,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    """Evaluate one triple or a folder, then print a table or JSON and maybe write CSV."""
+    """Evaluate one triple or a folder, then print a table or JSON and maybe write CSV.
+
+    In folder mode an image that cannot be scored is reported and the others
+    are scored (exit code 1, like ``batch``).
+    """
+    from napari_textif.cli import refuse_input_as_output
+
     if args.fused.is_dir():
         result = _evaluate_folder(args)
     elif args.fused.is_file():
+        if args.csv is not None:
+            inputs = {"fused image": args.fused, "--ir image": args.ir, "--vis image": args.vis}
+            refuse_input_as_output(args.csv, inputs, option="--csv", overwrite=False)
         result = _evaluate_files(args)
     else:
         raise CommandError(f"fused image or folder not found: {args.fused}")
     if args.csv is not None:
         result.write_csv(args.csv)
+    for failure in result.failures:
+        print(f"failed: {failure['name']}: {failure['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_dict(), allow_nan=False))
     else:
         print(result.format_table())
         if args.csv is not None:
             print(f"wrote {args.csv}")
-    return 0
+    return 1 if result.failures else 0
 
 
 def _evaluate_folder(args: argparse.Namespace) -> Evaluation:
@@ -68,7 +79,8 @@ def _evaluate_folder(args: argparse.Namespace) -> Evaluation:
     triples = match_folders(args.fused, args.ir, args.vis)
     with _progress_bar(len(triples), disable=args.no_progress) as bar:
         return evaluate_triples(
-            triples, ssim_convention=args.ssim_convention, progress=lambda done, total: bar.update(1)
+            triples, ssim_convention=args.ssim_convention, progress=lambda done, total: bar.update(1),
+            keep_going=True,
         )
 
 

@@ -8,8 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-from napari_textif.cli import CommandError
-from napari_textif.io import READ_SUFFIXES, list_images, read_image, write_image
+from napari_textif.cli import CommandError, refuse_input_as_output
+from napari_textif.io import (
+    READ_SUFFIXES,
+    WRITE_SUFFIXES,
+    atomic_open,
+    list_images,
+    read_image,
+    remove_stale_temporaries,
+    same_file,
+    write_image,
+)
 
 
 def _add_fusion_options(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="output file (.png, .tif, .jpg)")
     _add_fusion_options(p)
     p.add_argument("--metadata", action="store_true", help="also write OUTPUT.json with provenance")
+    p.add_argument("--overwrite", action="store_true",
+                   help="allow OUTPUT to be one of the input files (it is replaced by the result)")
     p.set_defaults(func=run_fuse)
 
     b = subparsers.add_parser(
@@ -49,6 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     b.add_argument("vis_dir", type=Path, help="folder of visible images with matching names")
     b.add_argument("out_dir", type=Path, help="folder for the fused images (created)")
     b.add_argument("--suffix", default=".png", help="output file type (default .png)")
+    existing = b.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="keep the outputs that already exist (e.g. after Ctrl-C) and fuse the rest")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace outputs that exist; allows OUT_DIR to be an input folder")
     _add_fusion_options(b)
     b.set_defaults(func=run_batch)
 
@@ -79,11 +95,17 @@ def _fuse_files(ir_path: Path, vis_path: Path, out: Path, args: argparse.Namespa
 
 
 def run_fuse(args: argparse.Namespace) -> int:
-    """Fuse one pair and print what was done."""
+    """Fuse one pair and print what was done; the output never replaces an input without --overwrite."""
+    inputs = {"infrared input": args.infrared, "visible input": args.visible}
+    refuse_input_as_output(args.output, inputs, option="-o/--output", overwrite=args.overwrite)
+    meta_path = args.output.with_suffix(args.output.suffix + ".json")
+    if args.metadata:
+        refuse_input_as_output(meta_path, inputs, option="--metadata file", overwrite=args.overwrite)
     result = _fuse_files(args.infrared, args.visible, args.output, args)
     if args.metadata:
         meta = {"infrared": str(args.infrared), "visible": str(args.visible), **result.metadata()}
-        args.output.with_suffix(args.output.suffix + ".json").write_text(json.dumps(meta, indent=2))
+        with atomic_open(meta_path, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(meta, indent=2))
     print(f"wrote {args.output} ({result.image.shape[1]}x{result.image.shape[0]}, engine "
           f"{result.engine} on {result.device}, {result.timings['total']:.2f} s)")
     print(f"controls: {result.controls.summary()}")
@@ -101,32 +123,122 @@ def match_pairs(ir_dir: Path, vis_dir: Path) -> tuple[list[tuple[str, Path, Path
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    """Fuse every matched pair; go on past failures and report them."""
+    """Fuse every matched pair; go on past failures and report them.
+
+    Outputs are written atomically, so an interrupted run (Ctrl-C, a kill)
+    leaves only complete files; Ctrl-C prints the summary of what was done and
+    exits with 130. Existing outputs are kept with ``--resume`` and replaced
+    only with ``--overwrite``.
+    """
     from tqdm import tqdm
 
-    if args.suffix not in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
+    if args.suffix not in WRITE_SUFFIXES:
         raise CommandError(f"--suffix must be .png, .tif or .jpg, got {args.suffix!r}")
+    for role, folder in (("infrared folder IR_DIR", args.ir_dir), ("visible folder VIS_DIR", args.vis_dir)):
+        refuse_input_as_output(args.out_dir, {role: folder}, option="OUT_DIR", overwrite=args.overwrite)
     pairs, unmatched = match_pairs(args.ir_dir, args.vis_dir)
     if not pairs:
         raise CommandError(
             f"no pairs: no file name appears in both {args.ir_dir} and {args.vis_dir} "
             f"(readable types: {', '.join(READ_SUFFIXES)})"
         )
+    for stale in remove_stale_temporaries(args.out_dir, suffixes=WRITE_SUFFIXES):
+        print(f"removed {stale}, left by an earlier batch that was killed while writing", file=sys.stderr)
+    outputs = {stem: args.out_dir / f"{stem}{args.suffix}" for stem, _, _ in pairs}
+    _refuse_name_clashes(args.out_dir, outputs)
+    todo, kept = _pairs_to_fuse(pairs, outputs, args)
     failures: list[str] = []
+    fused = 0
+    interrupted = False
     start = time.perf_counter()
-    for stem, ir_path, vis_path in tqdm(pairs, desc="fusing", unit="pair", file=sys.stderr):
-        try:
-            _fuse_files(ir_path, vis_path, args.out_dir / f"{stem}{args.suffix}", args)
-        except Exception as exc:  # one bad pair must not stop the batch
-            failures.append(f"{stem}: {exc}")
-    _print_batch_summary(len(pairs), failures, unmatched, time.perf_counter() - start, args.out_dir)
+    try:
+        with tqdm(total=len(todo), desc="fusing", unit="pair", file=sys.stderr) as bar:
+            for stem, ir_path, vis_path in todo:
+                try:
+                    _fuse_files(ir_path, vis_path, outputs[stem], args)
+                except Exception as exc:  # one bad pair must not stop the batch
+                    failures.append(f"{stem}: {exc}")
+                else:
+                    fused += 1
+                bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True
+    _print_batch_summary(len(pairs), fused, kept, failures, unmatched, time.perf_counter() - start,
+                         args.out_dir, interrupted=interrupted)
+    if interrupted:
+        return 130
     return 1 if failures else 0
 
 
-def _print_batch_summary(total: int, failures: list[str], unmatched: list[str], seconds: float,
-                         out_dir: Path) -> None:
-    print(f"fused {total - len(failures)} of {total} pairs into {out_dir} in {seconds:.1f} s"
-          + (f"; {len(failures)} failed" if failures else ""))
+def _refuse_name_clashes(out_dir: Path, outputs: dict[str, Path]) -> None:
+    """Refuse outputs that would sit beside another image of the same stem (``x.png`` by ``x.jpg``).
+
+    Such a folder can no longer be matched by name (``batch``, ``evaluate`` and
+    training refuse it), so nothing is written.
+    """
+    if not out_dir.is_dir():
+        return
+    clashes = []
+    for entry in sorted(out_dir.iterdir()):
+        target = outputs.get(entry.stem)
+        if target is not None and entry.suffix.lower() in READ_SUFFIXES and entry.name != target.name:
+            clashes.append(f"{target.name} beside {entry.name}")
+    if clashes:
+        shown = ", ".join(clashes[:5]) + (f" and {len(clashes) - 5} more" if len(clashes) > 5 else "")
+        raise CommandError(
+            f"OUT_DIR {out_dir} already has images with the names of the outputs ({shown}); two images "
+            "of one name cannot be matched to their pairs: choose another OUT_DIR or another --suffix"
+        )
+
+
+def _pairs_to_fuse(pairs: list[tuple[str, Path, Path]], outputs: dict[str, Path],
+                   args: argparse.Namespace) -> tuple[list[tuple[str, Path, Path]], int]:
+    """The pairs to fuse now and how many existing outputs are kept (``--resume``).
+
+    Without ``--resume`` or ``--overwrite`` an existing output is an error
+    listing them; with ``--resume`` an existing output that cannot be read
+    back (a partial file from an older version) is fused again.
+    """
+    existing = [stem for stem, _, _ in pairs if outputs[stem].exists()]
+    if existing and not (args.resume or args.overwrite):
+        shown = ", ".join(outputs[s].name for s in existing[:5]) + (" ..." if len(existing) > 5 else "")
+        raise CommandError(
+            f"{len(existing)} of the {len(pairs)} outputs already exist in OUT_DIR {args.out_dir} ({shown}); "
+            "pass --resume to keep them and fuse the rest, or --overwrite to replace them"
+        )
+    if not args.resume:
+        return list(pairs), 0
+    inputs = [path for _, ir_path, vis_path in pairs for path in (ir_path, vis_path)]
+    todo, kept = [], 0
+    for stem, ir_path, vis_path in pairs:
+        out = outputs[stem]
+        if out.exists() and (any(same_file(out, path) for path in inputs) or _reads_back(out)):
+            kept += 1
+        else:
+            todo.append((stem, ir_path, vis_path))
+    return todo, kept
+
+
+def _reads_back(path: Path) -> bool:
+    try:
+        read_image(path)
+    except (OSError, ValueError):
+        print(f"fusing {path.name} again: the existing file is incomplete", file=sys.stderr)
+        return False
+    return True
+
+
+def _print_batch_summary(total: int, fused: int, kept: int, failures: list[str], unmatched: list[str],
+                         seconds: float, out_dir: Path, *, interrupted: bool = False) -> None:
+    parts = [f"fused {fused} of {total} pairs into {out_dir} in {seconds:.1f} s"]
+    if kept:
+        parts.append(f"kept {kept} existing")
+    if failures:
+        parts.append(f"{len(failures)} failed")
+    if interrupted:
+        left = total - fused - kept - len(failures)
+        parts.append(f"interrupted with {left} left (run again with --resume to fuse them)")
+    print("; ".join(parts), flush=True)
     for line in failures:
         print(f"failed: {line}", file=sys.stderr)
     if unmatched:

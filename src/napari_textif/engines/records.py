@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
-from napari_textif.io import file_sha256
+from napari_textif.io import atomic_open, atomic_path, file_sha256
 
 
 def export_weights(
@@ -30,7 +31,7 @@ def export_weights(
     The sidecar holds ``name``, ``engine``, ``format``, ``sha256`` of the weights
     file, the architecture ``config``, the Controls layout (``controls_version``,
     ``controls_names``), ``created`` and the ``training`` record (data sets,
-    steps, metrics...). Both files are written atomically.
+    steps, metrics...). Both files are written atomically (:func:`napari_textif.io.atomic_path`).
 
     Returns
     -------
@@ -42,13 +43,11 @@ def export_weights(
     from napari_textif import __version__
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     state = {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    save_file(state, str(tmp), metadata={"engine": engine, "controls_version": str(CONTROLS_VERSION)})
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"engine": engine, "controls_version": str(CONTROLS_VERSION)})
+        os.chmod(tmp, 0o644)
     record = {
         "name": path.stem,
         "engine": engine,
@@ -62,7 +61,45 @@ def export_weights(
         "training": dict(training or {}),
     }
     sidecar = path.with_suffix(".json")
-    tmp_json = sidecar.with_name(f".{sidecar.name}.tmp-{os.getpid()}")
-    tmp_json.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp_json, sidecar)
+    with atomic_open(sidecar, "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, indent=2) + "\n")
     return record
+
+
+def torch_load_problem(exc: BaseException) -> tuple[bool, str]:
+    """What ``torch.load(..., weights_only=True)`` objected to, in one line, without torch's advice.
+
+    torch's messages suggest ``weights_only=False``, which would run whatever code
+    the file carries; this package never loads untrusted files that way, so the
+    advice is dropped and only the finding is kept.
+
+    Parameters
+    ----------
+    exc : BaseException
+        What ``torch.load`` raised.
+
+    Returns
+    -------
+    refused : bool
+        True when the file refers to Python objects that are not weights (it may
+        carry code); False when it is damaged, truncated or not a torch file.
+    reason : str
+        One line for an error message.
+    """
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n\s*\n|\Z)", text, re.S)
+    detail = " ".join((found[1] if found else "").split())
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", detail)
+    if unsafe:
+        return True, f"it refers to the Python object {unsafe[1]}, which is not part of a weights file"
+    if detail:
+        first = re.split(r"(?<=\.)\s", detail, maxsplit=1)[0].rstrip(".")
+        return False, f"not a torch checkpoint, or a damaged one ({first})"
+    lines = [
+        line.strip() for line in text.splitlines()
+        if line.strip() and "weights_only" not in line and "Weights only load failed" not in line
+    ]
+    if not lines:
+        return False, f"not a torch checkpoint, or a damaged one ({type(exc).__name__})"
+    first = re.split(r"(?<=\.)\s", lines[0], maxsplit=1)[0].rstrip(".")
+    return False, f"not a torch checkpoint, or a damaged one ({first})"

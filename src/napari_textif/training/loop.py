@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -45,7 +44,8 @@ import numpy as np
 import torch
 
 from napari_textif.controls import CONTROL_NAMES, CONTROLS_VERSION
-from napari_textif.engines.records import export_weights
+from napari_textif.engines.records import export_weights, torch_load_problem
+from napari_textif.io import atomic_open, remove_stale_temporaries
 from napari_textif.training.datasets import (
     DegradationPolicy,
     PairDataset,
@@ -226,10 +226,13 @@ def train(
     TrainResult
     """
     engine = _trainable_engine(config.engine)
+    paths = config.paths
+    for stale in remove_stale_temporaries(paths["weights"].parent, names=[p.name for p in paths.values()]):
+        log(f"removed {stale}, left by an earlier run that was killed while writing")
     device = _setup_torch(config)
     state = _load_resume_state(config, log) if resume else None
     if state is not None:
-        config = _merge_resumed_config(config, state["config"])
+        config = _merge_resumed_config(config, localize_config(state["config"], paths["checkpoint"]))
     train_set, val_set = _build_data(config)
     if state is not None:
         _check_same_data(state, train_set)
@@ -366,23 +369,29 @@ def _to_device(batch: Mapping[str, Any], device: str) -> dict[str, Any]:
 
 
 def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write ``payload`` with ``torch.save`` atomically: temporary file, fsync, rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(dict(payload), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """Write ``payload`` with ``torch.save`` atomically (:func:`napari_textif.io.atomic_open`)."""
+    with atomic_open(path, "wb") as fh:
+        torch.save(dict(payload), fh)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a training checkpoint safely (``weights_only=True``) and check its format."""
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Read a training checkpoint safely (``weights_only=True``) and check its format.
+
+    Raises
+    ------
+    ValueError
+        When the file is damaged, truncated, refers to Python objects that are
+        not weights, or is not a napari-textif training checkpoint (the message
+        names the file).
+    """
+    try:
+        state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as exc:  # arbitrary bytes make the unpickler raise KeyError, IndexError...
+        refused, reason = torch_load_problem(exc)
+        verb = "refused to load" if refused else "could not read"
+        raise ValueError(f"{verb} the training checkpoint {path}: {reason}") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a napari-textif training checkpoint")
     if state.get("version") != CHECKPOINT_VERSION:
@@ -404,16 +413,75 @@ def _load_resume_state(config: TrainConfig, log: Callable[[str], None]) -> dict[
 
 
 #: Settings that may change when a run is resumed; every other one must match the checkpoint.
+#: ``out`` may change because the run folder may be moved: the checkpoint read is the one beside it.
 RESUMABLE_CHANGES = (
-    "steps", "val_every", "checkpoint_every", "checkpoint_seconds", "device", "threads", "workers",
+    "steps", "val_every", "checkpoint_every", "checkpoint_seconds", "device", "threads", "workers", "out",
 )
+#: Config fields holding folder or file paths; a checkpoint stores those inside the run folder relative to it.
+PATH_FIELDS = ("data", "val", "init")
+
+
+def portable_config(config: TrainConfig) -> dict[str, Any]:
+    """``config.to_dict()`` as a checkpoint stores it, so that the run folder can be moved.
+
+    ``out`` becomes its file name and the paths of :data:`PATH_FIELDS` inside the
+    run folder (the folder of ``out``) become relative to it; other paths become
+    absolute. :func:`localize_config` undoes this for the folder a checkpoint is
+    read from.
+    """
+    run_dir = Path(config.out).resolve().parent
+    saved = config.to_dict()
+    saved["out"] = Path(config.out).name
+    for field in PATH_FIELDS:
+        value = saved[field]
+        if isinstance(value, list):
+            saved[field] = [_portable(v, run_dir) for v in value]
+        elif value is not None:
+            saved[field] = _portable(value, run_dir)
+    return saved
+
+
+def _portable(path: str, run_dir: Path) -> str:
+    absolute = Path(path).resolve()
+    return absolute.relative_to(run_dir).as_posix() if absolute.is_relative_to(run_dir) else str(absolute)
+
+
+def localize_config(saved: Mapping[str, Any], checkpoint: Path) -> dict[str, Any]:
+    """A checkpoint's config with its run-relative paths resolved against the checkpoint's folder.
+
+    Absolute paths (and every path of checkpoints written before paths were
+    stored relative to the run folder) are kept as they are.
+    """
+    run_dir = Path(checkpoint).resolve().parent
+    local = dict(saved)
+    local["out"] = str(run_dir / Path(saved["out"]).name)
+    for field in PATH_FIELDS:
+        value = local.get(field)
+        if isinstance(value, list):
+            local[field] = [str(run_dir / v) for v in value]  # an absolute v stays itself
+        elif value is not None:
+            local[field] = str(run_dir / value)
+    return local
+
+
+def _same_setting(key: str, wanted: Any, fixed: Any) -> bool:
+    if key not in PATH_FIELDS or wanted is None or fixed is None:
+        return wanted == fixed
+    if isinstance(wanted, list) and isinstance(fixed, list):
+        return len(wanted) == len(fixed) and all(
+            Path(a).resolve() == Path(b).resolve() for a, b in zip(wanted, fixed, strict=True)
+        )
+    return Path(wanted).resolve() == Path(fixed).resolve()
 
 
 def _merge_resumed_config(config: TrainConfig, saved: Mapping[str, Any]) -> TrainConfig:
-    """The saved run's settings with the changeable ones of ``config``; other differences are errors."""
+    """The saved run's settings with the changeable ones of ``config``; other differences are errors.
+
+    Paths are compared once resolved (``saved`` as :func:`localize_config` gives it).
+    """
     wanted = config.to_dict()
     fixed = TrainConfig(**saved).to_dict()
-    differ = [k for k in fixed if k not in RESUMABLE_CHANGES and wanted[k] != fixed[k]]
+    differ = [k for k in fixed if k not in RESUMABLE_CHANGES and not _same_setting(k, wanted[k], fixed[k])]
     if differ:
         shown = ", ".join(f"{k}: checkpoint {fixed[k]!r}, now {wanted[k]!r}" for k in differ)
         raise ValueError(
@@ -560,7 +628,7 @@ class _Run:
             "format": CHECKPOINT_FORMAT,
             "version": CHECKPOINT_VERSION,
             "engine": self.config.engine,
-            "config": self.config.to_dict(),
+            "config": portable_config(self.config),
             "model_config": self.model_config,
             "step": step,
             "model": self.model.state_dict(),

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from napari_textif.engines.records import torch_load_problem
 from napari_textif.engines.textif import clip_layout
 from napari_textif.io import file_sha256
 
@@ -126,6 +127,8 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         or holds no state dict.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder; expected a .pth or .safetensors file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} does not exist")
     if is_safetensors(path):
@@ -154,20 +157,17 @@ def _read_torch_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         with torch.serialization.safe_globals(list(ALLOWED_GLOBALS)):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"refused to load {path}: it contains Python objects that are not weights "
-            f"(torch.load with weights_only=True said: {_first_line(exc)}). Only load files from "
-            "sources you trust; official Text-IF checkpoints load without this error"
-        ) from exc
-    except (RuntimeError, OSError, EOFError, ValueError) as exc:
-        raise CheckpointError(f"could not read {path} as a torch checkpoint: {_first_line(exc)}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # the unpickler raises KeyError, IndexError... on arbitrary bytes
+        refused, reason = torch_load_problem(exc)
+        if refused and isinstance(exc, pickle.UnpicklingError):
+            raise CheckpointError(
+                f"refused to load {path}: {reason}; a file carrying Python objects could run code, "
+                "so it is not loaded (official Text-IF checkpoints load without this error)"
+            ) from exc
+        raise CheckpointError(f"could not read {path}: {reason}") from exc
     return _split_torch_object(obj, path)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _split_torch_object(obj: object, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -135,6 +135,7 @@ def fuse(
     t1 = time.perf_counter()
     request = FusionRequest(ir, vis, used, prompt, device, dict(options or {}), progress)
     output = runner.run(request)
+    _check_finite(output, engine_name)
     t2 = time.perf_counter()
     image = compose(output, vis, runner.output)
     timings = {"prepare": t1 - t0, "engine": t2 - t1, "compose": time.perf_counter() - t2}
@@ -178,6 +179,17 @@ def _check_available(runner: Any, name: str, options: Mapping[str, Any] | None) 
     status = runner.availability(options)
     if not status.available:
         raise EngineUnavailable(f"engine {name!r} is not available: {status.reason}")
+
+
+def _check_finite(output: EngineOutput, name: str) -> None:
+    """Refuse an engine result with NaN or Inf: a non-finite image is never returned as a success."""
+    image = np.asarray(output.image)
+    if image.dtype.kind in "fc" and not np.isfinite(image).all():
+        bad = int(image.size - np.count_nonzero(np.isfinite(image)))
+        raise RuntimeError(
+            f"engine {name!r} returned {bad} NaN or infinite values out of {image.size}; "
+            "this is a bug in the engine, please report it with the inputs' shape, dtype and prompt"
+        )
 
 
 def compose(output: EngineOutput, visible: np.ndarray, kind: str) -> np.ndarray:

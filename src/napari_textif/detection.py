@@ -27,6 +27,11 @@ control                   statistic
                           differences (column fixed-pattern offsets)
 ========================  =========================================================
 
+The spatial statistics (noise, haze, rain, blur, stripes) need an image of at
+least :data:`MIN_MEASURE_SIDE` pixels on each side; on a smaller or thinner pair
+they are skipped, their controls stay 0 and the notes say so. The exposure,
+saturation and infrared range are measured at any size.
+
 The ramps were calibrated on the real pairs of the project's data folder and
 on simulated degradations of them (``benchmarks/detection_table.py`` prints the
 calibration table; ``docs/prompts.md`` discusses it).
@@ -58,6 +63,11 @@ from napari_textif.interpretation import Interpretation
 WORK_SIDE = 640
 #: Noise and stripes are measured at full resolution on a central crop of this size.
 NOISE_CROP = 512
+#: The spatial statistics need at least this many pixels on each side (the haze window is
+#: 15 px); downsampling never makes a side shorter than this when the image has it.
+MIN_MEASURE_SIDE = 16
+#: The statistics that look at spatial structure, skipped on images below MIN_MEASURE_SIDE.
+SPATIAL_STATISTICS = ("vis_noise", "ir_noise", "vis_haze", "vis_rain", "vis_blur", "ir_stripes")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,8 +139,10 @@ def measure(infrared: object, visible: object) -> dict[str, float]:
     Returns
     -------
     dict of str to float
-        One entry per statistic named in :data:`RAMPS`, plus helpers
+        One finite entry per statistic named in :data:`RAMPS`, plus helpers
         (percentiles, sigmas and impulse fractions, dark channel, black level...).
+        On images under :data:`MIN_MEASURE_SIDE` pixels on a side the
+        :data:`SPATIAL_STATISTICS` and their helpers are absent.
 
     Examples
     --------
@@ -143,13 +155,17 @@ def measure(infrared: object, visible: object) -> dict[str, float]:
     luma = imaging.to_gray(vis)
     small_vis, small_luma, small_ir = (_downsample(a) for a in (vis, luma, ir))
     stats = _light_stats(small_vis, small_luma)
-    stats.update(_noise_stats(_crop(luma), "vis"))
-    stats.update(_noise_stats(_crop(ir), "ir"))
-    stats.update(_haze_stats(small_vis, small_luma))
-    stats["vis_rain"] = _rain_index(small_luma)
-    stats["vis_blur"] = _blur_index(small_luma)
     stats.update(_contrast_stats(small_ir))
-    stats["ir_stripes"] = _stripe_index(_crop(ir, rows_only=True))
+    if min(ir.shape[:2]) >= MIN_MEASURE_SIDE:
+        stats.update(_noise_stats(_crop(luma), "vis"))
+        stats.update(_noise_stats(_crop(ir), "ir"))
+        stats.update(_haze_stats(small_vis, small_luma))
+        stats["vis_rain"] = _rain_index(small_luma)
+        stats["vis_blur"] = _blur_index(small_luma)
+        stats["ir_stripes"] = _stripe_index(_crop(ir, rows_only=True))
+    bad = sorted(k for k, v in stats.items() if not np.isfinite(v))
+    if bad:  # a bug, never a property of the user's images
+        raise RuntimeError(f"detection measured non-finite statistics {bad}; please report this")
     return stats
 
 
@@ -168,7 +184,8 @@ def detect(infrared: object, visible: object) -> Interpretation:
     Interpretation
         Detected degradation strengths as :class:`~napari_textif.controls.Controls`
         (preferences stay 0); ``phrases`` holds the measurement behind each
-        non-zero control; ``notes`` says what is uncertain.
+        non-zero control; ``notes`` says what is uncertain, and which estimates
+        were skipped on an image under :data:`MIN_MEASURE_SIDE` pixels on a side.
 
     Examples
     --------
@@ -181,7 +198,11 @@ def detect(infrared: object, visible: object) -> Interpretation:
     1.0
     """
     stats = measure(infrared, visible)
-    values = {name: round(ramp(stats[ramp.statistic]), 2) for name, ramp in RAMPS.items()}
+    skipped = [name for name, ramp in RAMPS.items() if ramp.statistic not in stats]
+    values = {
+        name: round(ramp(stats[ramp.statistic]), 2) if name not in skipped else 0.0
+        for name, ramp in RAMPS.items()
+    }
     values = _explain_away(values, stats)
     phrases = {
         name: _DESCRIPTIONS[RAMPS[name].statistic].format(stats[RAMPS[name].statistic])
@@ -189,6 +210,12 @@ def detect(infrared: object, visible: object) -> Interpretation:
         if value > 0
     }
     notes = []
+    if skipped:
+        h, w = np.shape(infrared)[:2]
+        notes.append(
+            f"detection: the images ({h}x{w} px) are too small to estimate {', '.join(skipped)} "
+            f"(these need at least {MIN_MEASURE_SIDE} px on each side); they were left at 0"
+        )
     if values["vis_low_light"] > 0 and values["vis_noise"] > 0:
         notes.append("noise in a dark image is expected; it is restored together with the light")
     return Interpretation(Controls(**values), phrases, tuple(notes))
@@ -253,7 +280,9 @@ def _intensity_word(value: float) -> str:
 
 
 def _downsample(image: np.ndarray) -> np.ndarray:
+    """Block-mean to at most WORK_SIDE on the long side, never below MIN_MEASURE_SIDE on the short one."""
     factor = int(np.ceil(max(image.shape[:2]) / WORK_SIDE))
+    factor = min(factor, max(1, min(image.shape[:2]) // MIN_MEASURE_SIDE))
     if factor <= 1:
         return image
     h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor

@@ -101,7 +101,17 @@ def to_float01(array: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, s
 
     Integers scale by their dtype range, except 16-bit images that use a
     narrow part of it, which are stretched between robust percentiles.
-    Floats already in ``[0, 1]`` are kept; other floats are min-max scaled.
+    Floats already in ``[0, 1]`` are kept; other floats are min-max scaled,
+    in float64 and after an exact power-of-two rescale, so that any finite
+    values (float64 beyond the float32 range, float32 spanning
+    ``-3.4e38..3.4e38``) scale without overflow.
+
+    Parameters
+    ----------
+    array : ndarray
+        Finite values of one of :data:`SUPPORTED_DTYPES` (see :func:`check_image`).
+    name : str, optional
+        The argument's name, used in notes and errors.
 
     Returns
     -------
@@ -114,17 +124,31 @@ def to_float01(array: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, s
     --------
     >>> to_float01(np.array([[0, 255]], dtype=np.uint8))[0]
     array([[0., 1.]], dtype=float32)
+    >>> to_float01(np.array([[-1e300, 1e300]]))[0]
+    array([[0., 1.]], dtype=float32)
     """
     if array.dtype == bool:
         return array.astype(np.float32), None
     if array.dtype.kind in "ui":
         return _int_to_float01(array, name)
-    data = array.astype(np.float32)
-    low, high = float(data.min()), float(data.max())
+    return _float_to_float01(array, name)
+
+
+def _float_to_float01(array: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:
+    low, high = float(array.min()), float(array.max())  # exact in float64 for any float dtype
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise ValueError(f"{name} must contain only finite values, got values in [{low:g}, {high:g}]")
     if low >= 0.0 and high <= 1.0:
-        return data, None
-    scaled = (data - low) / (high - low) if high > low else np.zeros_like(data)
-    return scaled, f"{name}: float values in [{low:g}, {high:g}] were min-max scaled to [0, 1]"
+        return array.astype(np.float32), None
+    note = f"{name}: float values in [{low:g}, {high:g}] were min-max scaled to [0, 1]"
+    if high <= low:
+        return np.zeros(array.shape, np.float32), f"{name}: constant float image ({low:g}), shown as black"
+    # An exact power-of-two rescale keeps high - low finite even for -1e308..1e308.
+    exponent = int(np.frexp(max(abs(low), abs(high)))[1])
+    data = np.ldexp(array.astype(np.float64), -exponent)
+    lo, span = float(data.min()), float(data.max()) - float(data.min())
+    scaled = np.clip((data - lo) / span, 0.0, 1.0).astype(np.float32)
+    return scaled, note
 
 
 def _int_to_float01(array: np.ndarray, name: str) -> tuple[np.ndarray, str | None]:

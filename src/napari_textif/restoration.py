@@ -2,6 +2,8 @@
 
 Every step takes a 2-D float32 image in ``[0, 1]`` and a ``strength`` in
 ``[0, 1]`` and returns a new image; strength 0 returns the input unchanged.
+Every step gives a finite image in ``[0, 1]`` for any finite input in that range,
+including constant (black, white) and tiny (1x1, 1xN) images.
 :func:`restore_visible` and :func:`restore_infrared` apply the steps a Controls
 asks for, in the reverse of the physical degradation order. Part of the core,
 not of one engine: the ``classic`` engine restores with them, and the ``lite``
@@ -76,14 +78,53 @@ def compress_highlights(image: np.ndarray, strength: float) -> np.ndarray:
     return _blend(compressed, local, 0.5 * strength)
 
 
+#: The median of ``|N(0, 1)|``: robust sigma = median absolute wavelet detail / this.
+_MAD_TO_SIGMA = 0.6744897501960817
+
+
+def noise_sigma(image: np.ndarray) -> float:
+    """Robust Gaussian noise sigma of a 2-D image (Donoho & Johnstone's wavelet MAD).
+
+    The estimate of :func:`skimage.restoration.estimate_sigma` (median absolute
+    finest diagonal ``db2`` detail over 0.6745, exactly zero details left out),
+    except that an image without any non-zero detail (a constant image) has
+    sigma 0 instead of NaN, and a narrow image is measured as a 2-D image
+    without a warning about colour channels.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W)`` float image; any size from 1x1.
+
+    Returns
+    -------
+    float
+        A finite, non-negative sigma in the image's units.
+
+    Examples
+    --------
+    >>> noise_sigma(np.zeros((8, 8), np.float32))
+    0.0
+    >>> sigma = noise_sigma(np.random.default_rng(0).normal(0.5, 0.05, (128, 128)))
+    >>> bool(abs(sigma - 0.05) < 0.005)
+    True
+    """
+    import pywt
+
+    details = np.abs(pywt.dwtn(np.asarray(image, np.float64), "db2")["dd"])
+    details = details[details > 0]
+    if details.size == 0:
+        return 0.0
+    sigma = float(np.median(details)) / _MAD_TO_SIGMA
+    return sigma if np.isfinite(sigma) else 0.0
+
+
 def denoise(image: np.ndarray, strength: float, *, impulse: bool = False) -> np.ndarray:
     """Remove sensor noise: a median for impulses, then guided self-filtering."""
     if strength <= 0:
         return image
-    from skimage.restoration import estimate_sigma
-
     work = ndimage.median_filter(image, 3) if impulse else image
-    sigma = float(estimate_sigma(image)) + 0.01 * strength
+    sigma = noise_sigma(image) + 0.01 * strength
     smooth = guided_filter(work, work, radius=2, eps=(1.5 * sigma) ** 2)
     return _blend(image, smooth, min(1.0, 0.4 + strength))
 
@@ -93,8 +134,9 @@ def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray
     if strength <= 0:
         return image
     dark = ndimage.minimum_filter(image, patch)
-    airlight = float(np.percentile(image[dark >= np.percentile(dark, 99.9)], 90))
-    airlight = max(airlight, 0.3)
+    # The haziest 0.1 % of the dark channel; never an empty selection (the max always counts).
+    haziest = image[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
+    airlight = max(float(np.percentile(haziest, 90)) if haziest.size else 1.0, 0.3)
     transmission = 1.0 - 0.95 * strength * dark / airlight
     transmission = guided_filter(image, transmission, radius=patch * 2, eps=1e-3)
     restored = (image - airlight) / np.maximum(transmission, 0.15) + airlight

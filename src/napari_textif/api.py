@@ -12,6 +12,7 @@ import numpy as np
 from napari_textif import imaging
 from napari_textif.controls import Controls
 from napari_textif.engines import (
+    Engine,
     EngineOutput,
     EngineUnavailable,
     FusionRequest,
@@ -128,7 +129,7 @@ def fuse(
     ir, vis, notes = imaging.prepare_pair(infrared, visible)
     engine_name = engine if engine is not None else default_engine()
     runner = get_engine(engine_name)
-    _check_option_names(runner, engine_name, options)
+    _check_engine_options(runner, options, device)
     _check_available(runner, engine_name, options)
     interpretation = None if controls is not None else understand(prompt, ir, vis, auto=auto)
     used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
@@ -168,11 +169,14 @@ def _check_options(prompt: object, controls: object, device: object, auto: objec
         raise TypeError(f"device must be a str such as 'auto' or 'cpu', got {type(device).__name__}")
 
 
-def _check_option_names(runner: Any, name: str, options: Mapping[str, Any] | None) -> None:
-    unknown = sorted(set(options or {}) - set(runner.option_names))
-    if unknown:
-        known = ", ".join(runner.option_names) or "none"
-        raise ValueError(f"options {unknown} are not options of engine {name!r} (it takes: {known})")
+def _check_engine_options(runner: Engine, options: object, device: object) -> None:
+    """Check ``options`` against the engine's declared :class:`OptionSpec`s, ``device`` against its devices.
+
+    Raises TypeError (not a mapping, a value of the wrong type) or ValueError (an unknown
+    name, listed with the known ones; a value out of range; a device the engine cannot use).
+    """
+    runner.check_options(options)
+    runner.check_device(device)
 
 
 def _check_available(runner: Any, name: str, options: Mapping[str, Any] | None) -> None:

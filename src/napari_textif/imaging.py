@@ -68,10 +68,17 @@ def check_image(image: object, name: str) -> np.ndarray:
     TypeError
         For a non-array or an unsupported dtype.
     ValueError
-        For a wrong number of dimensions or channels, a tiny image, or NaN/Inf.
+        For a wrong number of dimensions or channels, a tiny image, NaN/Inf, or a masked
+        array with masked values (a mask that masks nothing is accepted: no value is lost).
     """
     if image is None:
         raise TypeError(f"{name} must be an image array, got None")
+    if isinstance(image, np.ma.MaskedArray) and np.ma.getmaskarray(image).any():
+        masked = int(np.count_nonzero(np.ma.getmaskarray(image)))
+        raise ValueError(
+            f"{name} is a masked array with {masked} masked values; fusion would ignore the mask "
+            f"and use the hidden values, so fill them first (e.g. {name}.filled(0)) or pass {name}.data"
+        )
     array = np.asarray(image)
     if array.dtype.name not in SUPPORTED_DTYPES:
         raise TypeError(

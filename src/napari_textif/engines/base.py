@@ -11,6 +11,11 @@ from __future__ import annotations
 import abc
 import dataclasses
 import importlib.util
+import math
+import numbers
+import os
+import re
+import types
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -74,6 +79,117 @@ class FusionRequest:
             self.progress(float(fraction), message)
 
 
+@dataclasses.dataclass(frozen=True)
+class OptionSpec:
+    """One engine option: its name, the values it takes and what it does.
+
+    Attributes
+    ----------
+    name : str
+        The key in ``FusionRequest.options`` (``"checkpoint"`` makes the widget show a file
+        picker).
+    types : tuple of type
+        The accepted types. ``int`` means any integer (numpy's too) but not a bool; ``float``
+        any finite real number, integers included, but not a bool; ``bool`` only ``True`` or
+        ``False`` (numpy's too), never a string such as ``"no"``; ``object`` anything.
+    description : str
+        What the option does, for help texts.
+    minimum, maximum : float, optional
+        Inclusive bounds of a number.
+    choices : tuple, optional
+        The only values allowed (e.g. ``("auto", "fp32")``).
+    nullable : bool
+        Whether ``None`` is accepted, meaning "the engine's default".
+
+    Examples
+    --------
+    >>> spec = OptionSpec("tile_size", (int,), "tile side in pixels", minimum=192)
+    >>> spec.expected()
+    'an int >= 192'
+    >>> spec.check(-5)
+    Traceback (most recent call last):
+    ...
+    ValueError: options['tile_size'] must be an int >= 192, got -5
+    """
+
+    name: str
+    types: tuple[type, ...] = (object,)
+    description: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[Any, ...] = ()
+    nullable: bool = False
+
+    def expected(self) -> str:
+        """What a valid value is, in words (used in error messages)."""
+        if self.choices:
+            text = "one of " + ", ".join(repr(c) for c in self.choices)
+        else:
+            kinds = [t for t in self.types if not (t is str and os.PathLike in self.types)]
+            text = " or ".join(_TYPE_WORDS.get(t, f"a {t.__name__}") for t in kinds)
+            bounds = [f">= {self.minimum:g}" if self.minimum is not None else "",
+                      f"<= {self.maximum:g}" if self.maximum is not None else ""]
+            text = " ".join([text, " and ".join(b for b in bounds if b)]).strip()
+        return text + (" (or None for the default)" if self.nullable else "")
+
+    def check(self, value: object) -> None:
+        """Raise if ``value`` is not valid for this option.
+
+        Raises
+        ------
+        TypeError
+            For a value of the wrong type (the message names the option and what it takes).
+        ValueError
+            For a value of the right type but out of range or not among the choices.
+        """
+        if value is None and self.nullable:
+            return
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        if not any(_is_instance(value, t) for t in self.types):
+            raise TypeError(
+                f"options[{self.name!r}] must be {self.expected()}, got {type(value).__name__} {shown}"
+            )
+        if self.choices and not any(_same(value, c) for c in self.choices):
+            raise ValueError(f"options[{self.name!r}] must be {self.expected()}, got {shown}")
+        if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+            number = float(value)
+            if (
+                not math.isfinite(number)
+                or (self.minimum is not None and number < self.minimum)
+                or (self.maximum is not None and number > self.maximum)
+            ):
+                raise ValueError(f"options[{self.name!r}] must be {self.expected()}, got {shown}")
+
+
+_TYPE_WORDS: dict[type, str] = {
+    int: "an int", float: "a number", bool: "a bool (True or False)", str: "a str",
+    os.PathLike: "a path (str or os.PathLike)", object: "any value",
+}
+
+
+def _is_instance(value: object, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, (bool, np.bool_))
+    if kind is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if kind is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+    return isinstance(value, kind)
+
+
+def _same(value: object, choice: object) -> bool:
+    """Equal and of the same kind: ``True`` is not the choice ``1``."""
+    return type(value) is type(choice) and value == choice
+
+
+def declare_options(*specs: OptionSpec) -> Mapping[str, OptionSpec]:
+    """An engine's :attr:`Engine.options` mapping (name -> spec), read-only, in the given order."""
+    names = [spec.name for spec in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"option names must be unique, got {names}")
+    return types.MappingProxyType({spec.name: spec for spec in specs})
+
+
 @dataclasses.dataclass
 class EngineOutput:
     """What an engine returns: the fused image and facts about the run."""
@@ -102,9 +218,80 @@ class Engine(abc.ABC):
     requires_modules: ClassVar[tuple[str, ...]] = ()
     #: Whether the training command can train this engine.
     trainable: ClassVar[bool] = False
-    #: Names of the engine-specific options it reads from ``FusionRequest.options``
-    #: (``"checkpoint"`` makes the widget show a file picker).
+    #: The engine-specific options it reads from ``FusionRequest.options``, with their types
+    #: and ranges (see :func:`declare_options`); :func:`napari_textif.fuse` checks them.
+    options: ClassVar[Mapping[str, OptionSpec]] = types.MappingProxyType({})
+    #: The names of :attr:`options`, derived from it (``"checkpoint"`` makes the widget show a
+    #: file picker). An engine that sets only ``option_names`` gets options of any value.
     option_names: ClassVar[tuple[str, ...]] = ()
+    #: The device kinds the engine runs on besides ``"auto"`` (``"cuda"`` also allows ``"cuda:N"``).
+    devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "mps")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "options" in cls.__dict__:
+            wrong = [(key, spec) for key, spec in cls.options.items()
+                     if not isinstance(spec, OptionSpec) or spec.name != key]
+            if wrong:
+                raise TypeError(f"{cls.__name__}.options must map each name to its OptionSpec, got {wrong}")
+            cls.option_names = tuple(cls.options)
+        elif "option_names" in cls.__dict__:
+            cls.options = declare_options(*(OptionSpec(name) for name in cls.option_names))
+
+    def check_options(self, options: object) -> dict[str, Any]:
+        """Validate ``options`` against :attr:`options` and return them as a new dict.
+
+        Raises
+        ------
+        TypeError
+            If ``options`` is not a mapping, or an option's value has the wrong type.
+        ValueError
+            For an unknown option name (the message lists the known ones) or a value out of
+            range.
+        """
+        if options is None:
+            return {}
+        if not isinstance(options, Mapping):
+            raise TypeError(
+                "options must be a mapping of option names to values, e.g. {'checkpoint': path}, "
+                f"got {type(options).__name__}"
+            )
+        unknown = sorted((name for name in options if name not in self.options), key=repr)
+        if unknown:
+            known = ", ".join(self.options) or "none"
+            raise ValueError(
+                f"options {unknown} are not options of engine {self.name!r} (it takes: {known})"
+            )
+        for name, value in options.items():
+            self.options[name].check(value)
+        return dict(options)
+
+    def check_device(self, device: object) -> None:
+        """Check that ``device`` names a device this engine can run on (without importing torch).
+
+        Whether such a device exists here is checked when the engine runs
+        (:func:`resolve_device`).
+
+        Raises
+        ------
+        TypeError
+            If ``device`` is not a str.
+        ValueError
+            If the engine does not run on that kind of device.
+        """
+        if not isinstance(device, str):
+            raise TypeError(f"device must be a str such as 'auto' or 'cpu', got {type(device).__name__}")
+        match = _DEVICE.fullmatch(device)
+        if device == "auto" or (match is not None and match.group(1) in self.devices):
+            return
+        forms = ["'auto'"]
+        for kind in self.devices:
+            forms += [repr(kind), "'cuda:N'"] if kind == "cuda" else [repr(kind)]
+        where = "the CPU only" if self.devices == ("cpu",) else ", ".join(self.devices)
+        raise ValueError(
+            f"engine {self.name!r} runs on {where}: device must be "
+            f"{', '.join(forms[:-1])} or {forms[-1]}, got {device!r}"
+        )
 
     def availability(self, options: Mapping[str, Any] | None = None) -> Availability:
         """Say whether the engine can run with ``options``; override to check weights."""
@@ -116,6 +303,9 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def run(self, request: FusionRequest) -> EngineOutput:
         """Fuse ``request`` and return an image of the input's height and width."""
+
+
+_DEVICE = re.compile(r"([a-z]+)(?::\d+)?")
 
 
 def resolve_device(device: str) -> str:

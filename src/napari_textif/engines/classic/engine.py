@@ -9,11 +9,14 @@ brighter (hot targets stay bright), shifted by the preferences.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 import numpy as np
 
 from napari_textif import imaging
 from napari_textif.controls import Controls
-from napari_textif.engines.base import Engine, EngineOutput, FusionRequest
+from napari_textif.engines.base import Engine, EngineOutput, FusionRequest, OptionSpec, declare_options
 from napari_textif.engines.classic import pyramid
 from napari_textif.restoration import restore_infrared, restore_visible
 
@@ -43,6 +46,9 @@ class ClassicEngine(Engine):
     description = "training-free: classical restoration + Laplacian-pyramid fusion (no torch)"
     output = "luminance"
     needs = ("numpy, scipy, scikit-image",)
+    #: No options; it runs on the CPU only (a request for a GPU is refused, not ignored).
+    options: ClassVar[Mapping[str, OptionSpec]] = declare_options()
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
 
     def run(self, request: FusionRequest) -> EngineOutput:
         """Restore both images as the Controls ask, then fuse their luminance."""

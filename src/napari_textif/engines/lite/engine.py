@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +27,8 @@ from napari_textif.engines.base import (
     EngineOutput,
     EngineUnavailable,
     FusionRequest,
+    OptionSpec,
+    declare_options,
     resolve_device,
 )
 from napari_textif.io import file_sha256
@@ -174,8 +177,17 @@ class LiteEngine(Engine):
     """Small Controls-conditioned fusion network (the default engine)."""
 
     name: ClassVar[str] = "lite"
-    option_names: ClassVar[tuple[str, ...]] = (
-        "checkpoint", "tile_size", "memory_budget_mb", "threads", "classic_restore",
+    options: ClassVar[Mapping[str, OptionSpec]] = declare_options(
+        OptionSpec("checkpoint", (str, os.PathLike), "weights from 'napari-textif train' "
+                   "(default: the shipped lite_v2)", nullable=True),
+        OptionSpec("tile_size", (int,), "tile side in pixels, rounded down to a multiple of 8 "
+                   "(default: from memory_budget_mb)", minimum=2 * TILE_OVERLAP, nullable=True),
+        OptionSpec("memory_budget_mb", (float,), "network memory per tile in MB "
+                   f"(default {DEFAULT_MEMORY_BUDGET_MB})", minimum=1),
+        OptionSpec("threads", (int,), "torch CPU threads; 0: torch's own setting "
+                   f"(default {DEFAULT_CPU_THREADS})", minimum=0),
+        OptionSpec("classic_restore", (bool,), "restore the kinds of CLASSIC_RESTORED with the "
+                   "classic steps before the network (default True)"),
     )
     description: ClassVar[str] = (
         "Small Controls-conditioned fusion network with shipped weights; fast on a CPU, offline"

@@ -33,6 +33,8 @@ from napari_textif.engines.base import (
     EngineOutput,
     EngineUnavailable,
     FusionRequest,
+    OptionSpec,
+    declare_options,
     resolve_device,
 )
 
@@ -126,9 +128,19 @@ class TextIFEngine(Engine):
     """
 
     name: ClassVar[str] = "textif"
-    option_names: ClassVar[tuple[str, ...]] = (
-        "checkpoint", "clip_weights", "allow_download", "precision", "tile_size", "tile_overlap",
-        "memory_budget_mb",
+    options: ClassVar[Mapping[str, OptionSpec]] = declare_options(
+        OptionSpec("checkpoint", (str, os.PathLike), "an official .pth file or our safetensors "
+                   "export (default: $NAPARI_TEXTIF_CHECKPOINT, then the config file)", nullable=True),
+        OptionSpec("clip_weights", (str, os.PathLike), "CLIP weights when the checkpoint "
+                   "carries none", nullable=True),
+        OptionSpec("allow_download", (bool,), "let open_clip download the CLIP weights"),
+        OptionSpec("precision", (str,), "fp16/bf16 use autocast on CUDA only", choices=PRECISIONS),
+        OptionSpec("tile_size", (int,), "force tiles of this side (default: tile only past the "
+                   "memory budget)", minimum=MIN_TILE, nullable=True),
+        OptionSpec("tile_overlap", (int,), f"overlap of tiles in pixels (default {DEFAULT_OVERLAP})",
+                   minimum=0),
+        OptionSpec("memory_budget_mb", (float,), "tile when the estimated peak exceeds this "
+                   "(default: from the installed or free memory)", minimum=1, nullable=True),
     )
     description: ClassVar[str] = (
         "The paper's Text-IF network with CLIP text guidance, on the authors' checkpoints "

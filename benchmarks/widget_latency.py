@@ -5,8 +5,10 @@ stall the user would feel. The budget (docs/DESIGN.md, issue 6) is 100 ms while
 a fusion runs. Showing the result (inserting a new layer, or giving the previous
 result its new data: a GUI-thread step by nature, vispy node and texture upload) is
 reported separately, and so is the idle loop just before each run (the noise floor
-of the machine: other processes and napari's own redraws). Each run's worst stall
-is printed, then the median and the maximum over the runs.
+of the machine: other processes and napari's own redraws). The widget is opened
+while the loop is timed (engine list and background warm-up, issue 17 item 10),
+then the first run is measured on its own, then ``--repeat`` warm runs (median and
+maximum). ``--no-warm-up`` shows the behaviour without the warm-up.
 
 Run under a display, e.g.::
 
@@ -82,12 +84,25 @@ def fuse_once(app, widget, meter: StallMeter | None) -> float:
     return time.perf_counter() - t0
 
 
+def run_phase(app, widget, meter_phase: str) -> tuple[float, dict[str, float]]:
+    """One measured fusion after 2 s of idle: (seconds, worst stall per phase in ms)."""
+    meter = StallMeter()
+    meter.enter("idle")
+    end = time.perf_counter() + 2.0
+    wait_for(app, lambda: time.perf_counter() > end)
+    seconds = fuse_once(app, widget, meter)
+    return seconds, {phase: meter.worst.get(phase, float("nan")) * 1000
+                     for phase in ("idle", "fusing", "showing the result")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--engine", default=None, help="engine name (default: the widget's default)")
     parser.add_argument("--prompt", default="the visible image is dark; keep people bright")
-    parser.add_argument("--repeat", type=int, default=3, help="fusions to measure (default 3)")
+    parser.add_argument("--repeat", type=int, default=3, help="warm fusions to measure (default 3)")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        help="open the widget without its background warm-up (the behaviour before)")
     args = parser.parse_args()
 
     import napari
@@ -97,47 +112,51 @@ def main() -> None:
 
     viewer = napari.Viewer(show=True)
     app = QApplication.instance()
-    widget = FusionWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Text-guided fusion")
-    wait_for(app, lambda: widget.engines_ready)
-    if args.engine:
-        widget.engine.value = args.engine
-    if "torch" in " ".join(widget._engine_rows[widget.engine.value].needs):
-        import torch
-
-        torch.set_num_threads(2)
-    small_ir, small_vis = make_pair(256)
-    viewer.add_image(small_ir, name="warm-up ir")
-    viewer.add_image(small_vis, name="warm-up vis", rgb=True)
-    widget.infrared_layer.value, widget.visible_layer.value = viewer.layers[0], viewer.layers[1]
-    widget.prompt.value = args.prompt
-    fuse_once(app, widget, None)  # first run imports the engine's modules
-
     ir, vis = make_pair(args.size)
-    viewer.layers.clear()
     viewer.add_image(ir, name="infrared")
     viewer.add_image(vis, name="visible", rgb=True)
-    widget.infrared_layer.value, widget.visible_layer.value = viewer.layers[0], viewer.layers[1]
-    settle_until = time.perf_counter() + 3.0  # let napari draw the new input layers first
+    settle_until = time.perf_counter() + 3.0  # let napari draw the input layers first
     wait_for(app, lambda: time.perf_counter() > settle_until)
+
+    # Opening the widget: the engine list and the background warm-up run while the loop is timed.
+    meter = StallMeter()
+    meter.enter("building the widget")  # Qt widgets built on the GUI thread: not the warm-up
+    opened = time.perf_counter()
+    widget = FusionWidget(viewer, warm_up=not args.no_warm_up)
+    viewer.window.add_dock_widget(widget, name="Text-guided fusion")
+    meter.enter("warming up")
+    wait_for(app, lambda: widget.engines_ready and not widget.warming_up)
+    meter.enter("idle")
+    warm_seconds = time.perf_counter() - opened
+    building = meter.worst.get("building the widget", float("nan")) * 1000
+    opening_stall = meter.worst.get("warming up", float("nan")) * 1000
+    what = "engine list" if args.no_warm_up else f"engine list + warm-up of {widget.warmed_up}"
+    print(f"opening the widget: building it {building:.1f} ms on the GUI thread; then {what} in the "
+          f"background: {warm_seconds:.2f} s, longest stall {opening_stall:.1f} ms")
+    if args.engine:
+        widget.engine.value = args.engine
+    widget.infrared_layer.value, widget.visible_layer.value = viewer.layers[0], viewer.layers[1]
+    widget.prompt.value = args.prompt
+
+    seconds, first = run_phase(app, widget, "first run")
+    print(f"first run: fusion {seconds:.2f} s; longest stall idle {first['idle']:.1f} ms, "
+          f"fusing {first['fusing']:.1f} ms, showing the result {first['showing the result']:.1f} ms")
     worst = {"idle": [], "fusing": [], "showing the result": []}
     for run in range(args.repeat):
-        meter = StallMeter()
-        meter.enter("idle")
-        end = time.perf_counter() + 2.0
-        wait_for(app, lambda end=end: time.perf_counter() > end)
-        seconds = fuse_once(app, widget, meter)
+        seconds, stalls = run_phase(app, widget, "warm run")
         for phase, values in worst.items():
-            values.append(meter.worst.get(phase, float("nan")) * 1000)
-        print(f"run {run + 1}: fusion {seconds:.2f} s; longest stall idle {worst['idle'][-1]:.1f} ms, "
-              f"fusing {worst['fusing'][-1]:.1f} ms, showing the result "
-              f"{worst['showing the result'][-1]:.1f} ms")
+            values.append(stalls[phase])
+        print(f"warm run {run + 1}: fusion {seconds:.2f} s; longest stall idle {stalls['idle']:.1f} ms, "
+              f"fusing {stalls['fusing']:.1f} ms, showing the result {stalls['showing the result']:.1f} ms")
     print(f"engine {widget.engine.value}, {args.size}x{args.size} RGB pair ({widget.status.value})")
     for phase, values in worst.items():
-        print(f"longest event-loop stall while {phase}: median {np.median(values):.1f} ms, "
+        print(f"warm runs, longest event-loop stall while {phase}: median {np.median(values):.1f} ms, "
               f"max {np.max(values):.1f} ms over {len(values)} runs")
-    verdict = "within" if np.median(worst["fusing"]) < 100 else "OVER"
-    print(f"budget: < 100 ms while fusing (median of runs) -> {verdict}")
+    warm = float(np.median(worst["fusing"]))
+    print(f"first-run stall while fusing: {first['fusing']:.1f} ms; warm stall (median): {warm:.1f} ms; "
+          f"background warm-up: {opening_stall:.1f} ms")
+    verdict = "within" if max(first["fusing"], warm, opening_stall) <= 100 else "OVER"
+    print(f"budget: <= 100 ms during the warm-up, the first run and warm runs -> {verdict}")
     viewer.close()
 
 

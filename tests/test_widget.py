@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import types
+import typing
 
 import numpy as np
 import pytest
@@ -85,6 +86,20 @@ def test_engines(monkeypatch):
     monkeypatch.setattr(engines, "_INSTANCES", dict(engines._INSTANCES))
     for cls in TEST_ENGINES:
         engines.register_engine(cls.name, cls)
+
+
+@pytest.fixture(autouse=True)
+def quiet_settings(monkeypatch, tmp_path):
+    """No user config or napari preferences leak in; no background warm-up unless a test asks."""
+    from napari_textif import settings
+
+    for variable in settings.ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(settings.ENV_CONFIG_DIR, str(tmp_path / "config"))
+    monkeypatch.setenv(settings.ENV["cache_dir"], str(tmp_path / "cache"))
+    monkeypatch.setenv(settings.ENV["warm_up"], "0")
+    yield
+    settings.use_napari_settings(None)
 
 
 @pytest.fixture
@@ -465,3 +480,140 @@ def test_without_torch_the_torch_engines_are_greyed_and_classic_fuses(open_widge
     run(qtbot, widget)
     (layer,) = results(viewer)
     assert layer.metadata["napari_textif"]["engine"] == "classic" and layer.data.shape == (40, 56, 3)
+
+
+class WarmEngine(BlendEngine):
+    name = "warm"
+    description = "test: records the shape of every request"
+    requires_modules = ("json",)
+    seen: typing.ClassVar[list] = []
+
+    def run(self, request):
+        WarmEngine.seen.append(request.infrared.shape)
+        return super().run(request)
+
+
+def test_fuse_pressed_while_engines_load_is_queued(make_napari_viewer, qtbot, test_engines, monkeypatch):
+    from napari_textif._napari import widget as widget_module
+
+    real = widget_module.list_engines
+
+    def slow_list(options=None):
+        time.sleep(1.0)
+        return real(options)
+
+    monkeypatch.setattr(widget_module, "list_engines", slow_list)
+    monkeypatch.setenv("NAPARI_TEXTIF_ENGINE", "blend")  # the default engine setting
+    viewer = make_napari_viewer()
+    ir, vis = pair()
+    viewer.add_image(ir, name="ir")
+    viewer.add_image(vis, name="vis")
+    widget = widget_module.FusionWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert not widget.engines_ready and widget.fuse_button.enabled
+    widget.fuse_button.clicked.emit()
+    assert "queued" in widget.status.value and not results(viewer)
+    qtbot.waitUntil(lambda: len(results(viewer)) == 1 and not widget.running, timeout=20000)
+    (layer,) = results(viewer)
+    assert layer.metadata["napari_textif"]["engine"] == "blend" and widget.engine.value == "blend"
+    assert "done" in widget.status.value
+
+
+def test_warm_up_runs_the_default_engine_once_on_a_tiny_pair(make_napari_viewer, qtbot, test_engines,
+                                                            monkeypatch):
+    from napari_textif._napari.widget import FusionWidget
+
+    engines.register_engine("warm", WarmEngine)
+    WarmEngine.seen = []
+    monkeypatch.delenv("NAPARI_TEXTIF_WARMUP")  # on by default
+    monkeypatch.setenv("NAPARI_TEXTIF_ENGINE", "warm")
+    viewer = make_napari_viewer()
+    ir, vis = pair()
+    viewer.add_image(ir, name="ir")
+    viewer.add_image(vis, name="vis")
+    widget = FusionWidget(viewer)
+    assert widget.warming_up, "starts with the widget, in the background"
+    qtbot.waitUntil(lambda: widget.warmed_up == "warm" and not widget.warming_up, timeout=20000)
+    assert WarmEngine.seen == [(16, 16)] and not results(viewer)
+    qtbot.waitUntil(lambda: widget.engines_ready, timeout=20000)
+    assert widget.engine.value == "warm"
+    run(qtbot, widget)
+    assert WarmEngine.seen == [(16, 16), ir.shape]
+    off = FusionWidget(viewer, warm_up=False)
+    assert not off.warming_up and off._warm_worker is None
+
+
+def test_warm_up_stops_once_the_widget_is_closed(test_engines):
+    from napari_textif._napari.jobs import Session, warm_up_steps
+
+    engines.register_engine("warm", WarmEngine)
+    WarmEngine.seen = []
+    session = Session()
+    session.close()
+    assert list(warm_up_steps("warm", session)) == []
+    session = Session()
+    steps = warm_up_steps("warm", session)
+    assert "warming up warm" in next(steps)
+    next(steps)
+    session.close()
+    assert list(steps) == [] and WarmEngine.seen == []
+    finished = list(warm_up_steps("warm", Session()))
+    assert finished[-1].endswith("ran once") and WarmEngine.seen == [(16, 16)]
+    assert list(warm_up_steps("gated", Session()))[-1].endswith("warming up gated"), "unavailable: no run"
+
+
+def test_closing_the_widget_quits_the_warm_up(make_napari_viewer, qtbot, test_engines, monkeypatch):
+    from napari_textif._napari.widget import FusionWidget
+
+    engines.register_engine("warm", WarmEngine)
+    monkeypatch.setenv("NAPARI_TEXTIF_ENGINE", "warm")
+    viewer = make_napari_viewer()
+    widget = FusionWidget(viewer, warm_up=True)
+    viewer.window.add_dock_widget(widget, name="Text-guided fusion")
+    session = widget._session
+    assert session.warm_up is not None
+    session.close()  # what the widget's ``destroyed`` signal calls when napari deletes it
+    qtbot.waitUntil(lambda: session.closed and session.warm_up is None, timeout=20000)
+
+
+def test_torch_libraries_preload_without_importing_torch():
+    pytest.importorskip("torch")
+    code = (
+        "import sys; from napari_textif._napari.jobs import preload_native_libraries as p;"
+        "print(p('json'), len(p('torch')) > 0 or not sys.platform.startswith('linux'),"
+        " 'torch' in sys.modules); import torch; print(float(torch.ones(3).sum()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]", "True", "False", "3.0"]
+
+
+def test_napari_preferences_reach_the_settings(make_napari_viewer, qtbot, test_engines, monkeypatch):
+    import napari.settings
+
+    from napari_textif import settings
+    from napari_textif._napari.widget import FusionWidget
+
+    values = {"default_engine": "blend", "device": "cpu", "cpu_threads": 2,
+              "textif_checkpoint": "/from/napari.pth", "cache_folder": ""}
+    general = types.SimpleNamespace(model_dump=lambda: dict(values))
+    monkeypatch.setattr(napari.settings, "get_plugin_settings",
+                        lambda name: types.SimpleNamespace(general=general))
+    viewer = make_napari_viewer()
+    widget = FusionWidget(viewer)
+    qtbot.waitUntil(lambda: widget.engines_ready, timeout=20000)
+    assert widget.device.value == "cpu" and widget.engine.value == "blend"
+    assert settings.load().checkpoint == "/from/napari.pth"
+    monkeypatch.setenv("NAPARI_TEXTIF_CHECKPOINT", "/from/env.pth")
+    assert settings.load().checkpoint == "/from/env.pth", "the environment wins over napari"
+
+
+def test_plugin_settings_model_napari_builds_from_the_manifest():
+    from napari.settings._plugin_config_generator import plugin_configuration_generator
+
+    model = plugin_configuration_generator().get("napari-textif")
+    if model is None:
+        pytest.skip("napari-textif is not discovered by npe2 in this environment")
+    assert model().general.model_dump() == {
+        "default_engine": "", "device": "auto", "cpu_threads": 0, "textif_checkpoint": "",
+        "cache_folder": "",
+    }

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from napari_textif import settings
 from napari_textif.samples import synthetic_pair
 
 BASE_URL = (
@@ -37,9 +38,10 @@ SAMPLE_PAIRS: dict[str, dict[str, str]] = {
     for name, ext in (("00016N", ".png"), ("00036N", ".png"), ("010007", ".png"), ("FLIR_01932", ".jpg"))
 }
 DEFAULT_PAIR = "00016N"
-#: Environment variables that override the download address and the cache folder.
-URL_ENV = "NAPARI_TEXTIF_SAMPLE_URL"
-CACHE_ENV = "NAPARI_TEXTIF_CACHE"
+#: Environment variables that override the download address and the cache folder
+#: (read by :mod:`napari_textif.settings`).
+URL_ENV = settings.ENV["sample_url"]
+CACHE_ENV = settings.ENV["cache_dir"]
 SYNTHETIC_HINT = (
     "The offline sample 'Synthetic infrared/visible pair' (File > Open Sample > napari-textif) "
     "needs no download."
@@ -90,9 +92,11 @@ def fetch_pair(
     name : str
         One of :data:`SAMPLE_PAIRS`.
     base_url : str, optional
-        Where the files live; default :data:`BASE_URL` or ``$NAPARI_TEXTIF_SAMPLE_URL``.
+        Where the files live; default the ``sample_url`` setting
+        (``$NAPARI_TEXTIF_SAMPLE_URL``, see :mod:`napari_textif.settings`) or :data:`BASE_URL`.
     cache_dir : path, optional
-        Cache folder; default ``$NAPARI_TEXTIF_CACHE`` or the user cache of ``pooch``.
+        Cache folder; default the ``cache_dir`` setting (``$NAPARI_TEXTIF_CACHE``,
+        napari's Preferences, the config file) or the user cache folder.
 
     Returns
     -------
@@ -107,15 +111,10 @@ def fetch_pair(
     """
     if name not in SAMPLE_PAIRS:
         raise ValueError(f"name must be one of {', '.join(SAMPLE_PAIRS)}, got {name!r}")
-    base = (base_url or os.environ.get(URL_ENV) or BASE_URL).rstrip("/")
-    folder = Path(cache_dir or os.environ.get(CACHE_ENV) or _default_cache()) / "samples"
+    configured = settings.load()
+    base = (base_url or configured.sample_url or BASE_URL).rstrip("/")
+    folder = (Path(cache_dir) if cache_dir else configured.cache_folder()) / "samples"
     return {role: _fetch(f"{base}/{path}", SHA256[path], folder) for role, path in SAMPLE_PAIRS[name].items()}
-
-
-def _default_cache() -> Path:
-    import pooch
-
-    return Path(pooch.os_cache("napari-textif"))
 
 
 def _fetch(url: str, sha256: str, folder: Path) -> Path:

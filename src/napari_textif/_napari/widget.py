@@ -38,6 +38,7 @@ from magicgui.widgets import (
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error, show_info, show_warning
 
+from napari_textif import settings
 from napari_textif._napari import geometry
 from napari_textif._napari.jobs import (
     METADATA_KEY,
@@ -60,6 +61,7 @@ from napari_textif._napari.jobs import (
     release_gpu_memory,
     takes_checkpoint,
     update_in_place,
+    warm_up_steps,
 )
 from napari_textif.controls import CONTROL_NAMES, Controls, control_range
 from napari_textif.engines import default_engine, get_engine, list_engines
@@ -78,6 +80,23 @@ LIVE_DELAY_MS = 350
 #: Live re-fusion only runs for an engine whose last run took at most this per frame.
 LIVE_MAX_SECONDS = 1.5
 PROGRESS_STEPS = 1000
+PLUGIN_NAME = "napari-textif"
+
+
+def read_napari_settings() -> dict[str, Any]:
+    """napari's Preferences for this plugin, handed to :mod:`napari_textif.settings`.
+
+    Empty (and nothing handed over) when this napari has no plugin settings.
+    """
+    try:
+        from napari.settings import get_plugin_settings
+
+        general = get_plugin_settings(PLUGIN_NAME).general
+        values = dict(general.model_dump())
+    except Exception:  # an older napari, or the plugin not discovered
+        return {}
+    settings.use_napari_settings(values)
+    return values
 
 
 # The widget.
@@ -91,10 +110,24 @@ class FusionWidget(Container):
     ----------
     viewer : napari.viewer.Viewer
         The viewer whose image layers are fused (napari passes it in).
+    warm_up : bool, optional
+        Warm the default engine up in the background as soon as the widget opens
+        (import, weights, one tiny run) so the first Fuse is as smooth as the rest.
+        Default: the ``warm_up`` setting (on; ``NAPARI_TEXTIF_WARMUP=0`` turns it off).
+
+    Notes
+    -----
+    The settings (default engine, device, CPU threads, Text-IF checkpoint, cache
+    folder) come from :func:`napari_textif.settings.load`; the widget passes it
+    napari's Preferences for the plugin (the ``configurations`` of ``napari.yaml``).
     """
 
-    def __init__(self, viewer: napari.viewer.Viewer) -> None:
+    def __init__(self, viewer: napari.viewer.Viewer, *, warm_up: bool | None = None) -> None:
+        read_napari_settings()
+        self._settings = settings.load()
         self._engine_rows: dict[str, Any] = {}
+        self._queued: dict[str, Any] | None = None
+        self._warm_worker: Any = None
         self._needs_checkpoint = False
         self.engines_ready = False
         super().__init__(labels=True)
@@ -110,11 +143,14 @@ class FusionWidget(Container):
         self._last: Outcome | None = None
         self._last_layer: Any = None
         self._helper_worker: Any = None
+        self.warmed_up: str | None = None
         self._build()
         self._connect()
         self._refresh_layers()
         self._on_prompt_changed()
         self._load_engines()
+        if self._settings.warm_up if warm_up is None else warm_up:
+            self._start_warm_up()
 
     # -- construction ---------------------------------------------------------
 
@@ -159,7 +195,11 @@ class FusionWidget(Container):
         self.engine_note = Label(label="")
         self.checkpoint = FileEdit(label="checkpoint", mode="r", filter="*.pth *.pt *.safetensors",
                                    visible=False)
-        self.device = ComboBox(label="device", choices=("auto", "cpu", "cuda", "mps"), value="auto")
+        devices = ("auto", "cpu", "cuda", "mps")
+        chosen = self._settings.device
+        if chosen not in devices:
+            devices = (*devices, chosen)
+        self.device = ComboBox(label="device", choices=devices, value=chosen)
         return [self.engine, self.engine_note, self.checkpoint, self.device]
 
     def _build_run(self) -> list[Any]:
@@ -310,15 +350,21 @@ class FusionWidget(Container):
     # -- engines --------------------------------------------------------------
 
     def _options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
         path = self.checkpoint.value
         if self._needs_checkpoint and path is not None and str(path) not in ("", "."):
-            return {"checkpoint": str(path)}
-        return {}
+            options["checkpoint"] = str(path)
+        name = self.engine.value if self.engine.choices else None
+        threads = self._settings.threads
+        if threads and name and "threads" in tuple(getattr(get_engine(name), "option_names", ())):
+            options["threads"] = threads
+        return options
 
     def _load_engines(self) -> None:
         """List the engines in a thread: their modules may import heavy libraries."""
         self.engine_note.value = "looking for fusion engines…"
-        self.fuse_button.enabled = False
+        # Stays enabled: a Fuse pressed now is queued and runs once the engines are listed.
+        self.fuse_button.enabled = True
         worker = thread_worker(list_engines, ignore_errors=True, start_thread=False)(self._options())
         worker.returned.connect(lambda rows: self._session.closed or self._show_engines(rows))
         worker.errored.connect(
@@ -343,6 +389,9 @@ class FusionWidget(Container):
         self._grey_out_engines()
         self.engines_ready = True
         self._on_engine_changed()
+        queued, self._queued = self._queued, None
+        if queued is not None and not self._session.closed:
+            self.fuse(**queued)
 
     def _engine_choices(self, _widget: Any = None) -> list[tuple[str, str]]:
         return [
@@ -356,12 +405,11 @@ class FusionWidget(Container):
         if self.engines_ready:
             self._grey_out_engines()
 
-    @staticmethod
-    def _preferred_engine(rows: list[Any]) -> str | None:
+    def _preferred_engine(self, rows: list[Any]) -> str | None:
         available = [r.name for r in rows if r.availability.available]
-        preferred = default_engine()
-        if preferred in available:
-            return preferred
+        for preferred in (self._settings.engine, default_engine()):
+            if preferred and preferred in available:
+                return preferred
         return available[0] if available else (rows[0].name if rows else None)
 
     def _grey_out_engines(self) -> None:
@@ -385,6 +433,27 @@ class FusionWidget(Container):
         self.engine_note.value = row.description if ok else f"unavailable: {row.availability.reason}"
         self.fuse_button.enabled = ok and self._session.worker is None
 
+    # -- warm-up --------------------------------------------------------------
+
+    def _start_warm_up(self) -> None:
+        """Warm the default engine up in a worker, in slices (see :func:`~.jobs.warm_up_steps`)."""
+        steps = guarded(warm_up_steps)
+        worker = thread_worker(steps, ignore_errors=True, start_thread=False)(
+            self._settings.engine or None, self._session, self.device.value,
+        )
+        worker.returned.connect(self._on_warmed)
+        worker.finished.connect(lambda: setattr(self._session, "warm_up", None))
+        self._warm_worker = self._session.warm_up = worker
+        worker.start()
+
+    def _on_warmed(self, name: Any) -> None:
+        self.warmed_up = name if isinstance(name, str) else None
+
+    @property
+    def warming_up(self) -> bool:
+        """Whether the background warm-up is still running."""
+        return self._session.warm_up is not None
+
     # -- running --------------------------------------------------------------
 
     @property
@@ -398,8 +467,16 @@ class FusionWidget(Container):
         return self._session.worker is not None
 
     def fuse(self, *_: Any, scope: str | None = None, live: bool = False) -> Any:
-        """Start fusing the chosen layers; return the worker (None if nothing started)."""
+        """Start fusing the chosen layers; return the worker (None if nothing started).
+
+        Pressed while the engines are still being listed, the request is queued and
+        runs as soon as they are (the status says so).
+        """
         if self.running:
+            return None
+        if not self.engines_ready and not live:
+            self._queued = {"scope": scope}
+            self.status.value = "queued: fusing as soon as the fusion engines are listed…"
             return None
         try:
             job = self.make_job(scope or self.scope.value, live=live)

@@ -16,9 +16,7 @@ while it fits). Importing this module does not import torch.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,7 +24,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from napari_textif import imaging
+from napari_textif import imaging, settings
 from napari_textif.engines.base import (
     Availability,
     Engine,
@@ -55,43 +53,33 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def config_path() -> Path:
-    """The user config file: ``<platform config dir>/napari-textif/config.json``.
+    """The user config file (:func:`napari_textif.settings.config_path`).
 
     ``$NAPARI_TEXTIF_CONFIG_DIR`` overrides the folder. The file is JSON, e.g.
     ``{"textif": {"checkpoint": "/data/text_fusion.pth"}}``.
     """
-    override = os.environ.get(ENV_CONFIG_DIR)
-    if override:
-        return Path(override) / "config.json"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
-    return base / "napari-textif" / "config.json"
+    return settings.config_path()
 
 
 def read_user_config() -> dict[str, Any]:
     """The ``textif`` section of the user config file (empty if absent or unreadable)."""
-    path = config_path()
-    try:
-        section = json.loads(path.read_text(encoding="utf-8")).get("textif", {})
-    except (OSError, ValueError, AttributeError):
-        return {}
+    section = settings.read_config().get("textif", {})
     return section if isinstance(section, dict) else {}
 
 
 def find_checkpoint(options: Mapping[str, Any] | None) -> tuple[Path | None, str]:
-    """The configured checkpoint path and where it was configured (option, env, config)."""
-    options = options or {}
-    for value, origin in (
-        (options.get("checkpoint"), "options['checkpoint']"),
-        (os.environ.get(ENV_CHECKPOINT), f"${ENV_CHECKPOINT}"),
-        (read_user_config().get("checkpoint"), str(config_path())),
-    ):
-        if value:
-            return Path(str(value)).expanduser(), origin
+    """The configured checkpoint path and where it was configured.
+
+    ``options["checkpoint"]`` first, then :func:`napari_textif.settings.load`
+    (environment > napari preferences > config file).
+    """
+    value = (options or {}).get("checkpoint")
+    if value:
+        return Path(str(value)).expanduser(), "options['checkpoint']"
+    configured = settings.load()
+    if configured.checkpoint:
+        origin = configured.origins.get("checkpoint", "settings")
+        return Path(configured.checkpoint).expanduser(), origin
     return None, ""
 
 
@@ -220,7 +208,7 @@ def _load_checkpoint(key: tuple[str, int, int], options: Mapping[str, Any]) -> _
     from napari_textif.engines.textif.net import TextIFNet
 
     ckpt = checkpoints.load_checkpoint(key[0])
-    allow = bool(options.get("allow_download")) or os.environ.get(ENV_ALLOW_DOWNLOAD) == "1"
+    allow = bool(options.get("allow_download")) or settings.load().allow_download
     try:
         text = text_encoder.load_text_encoder(
             checkpoint_clip=ckpt.clip,

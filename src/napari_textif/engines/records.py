@@ -66,7 +66,7 @@ def export_weights(
     return record
 
 
-def torch_load_problem(exc: BaseException) -> tuple[bool, str]:
+def torch_load_problem(exc: BaseException, path: str | Path | None = None) -> tuple[bool, str]:
     """What ``torch.load(..., weights_only=True)`` objected to, in one line, without torch's advice.
 
     torch's messages suggest ``weights_only=False``, which would run whatever code
@@ -77,6 +77,9 @@ def torch_load_problem(exc: BaseException) -> tuple[bool, str]:
     ----------
     exc : BaseException
         What ``torch.load`` raised.
+    path : str or Path, optional
+        The file; a plain Python pickle (which may carry code) that the safe
+        loader cannot parse is then reported as refused rather than damaged.
 
     Returns
     -------
@@ -89,11 +92,13 @@ def torch_load_problem(exc: BaseException) -> tuple[bool, str]:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
     found = re.search(r"WeightsUnpickler error:\s*(.+?)(?:\n\s*\n|\Z)", text, re.S)
     detail = " ".join((found[1] if found else "").split())
-    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", detail)
+    unsafe = re.search(r"GLOBAL (\S+)", detail or text)
     if unsafe:
         return True, f"it refers to the Python object {unsafe[1]}, which is not part of a weights file"
     if detail:
         first = re.split(r"(?<=\.)\s", detail, maxsplit=1)[0].rstrip(".")
+        if path is not None and _is_pickle(Path(path)):
+            return True, f"it is a Python pickle that the safe loader cannot read ({first})"
         return False, f"not a torch checkpoint, or a damaged one ({first})"
     lines = [
         line.strip() for line in text.splitlines()
@@ -103,3 +108,13 @@ def torch_load_problem(exc: BaseException) -> tuple[bool, str]:
         return False, f"not a torch checkpoint, or a damaged one ({type(exc).__name__})"
     first = re.split(r"(?<=\.)\s", lines[0], maxsplit=1)[0].rstrip(".")
     return False, f"not a torch checkpoint, or a damaged one ({first})"
+
+
+def _is_pickle(path: Path) -> bool:
+    """Whether ``path`` starts like a pickle of protocol 2 to 5 (``\\x80`` then the protocol)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5

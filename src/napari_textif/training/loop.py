@@ -389,7 +389,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except MemoryError:
         raise
     except Exception as exc:  # arbitrary bytes make the unpickler raise KeyError, IndexError...
-        refused, reason = torch_load_problem(exc)
+        refused, reason = torch_load_problem(exc, path)
         verb = "refused to load" if refused else "could not read"
         raise ValueError(f"{verb} the training checkpoint {path}: {reason}") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -160,7 +160,7 @@ def _read_torch_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     except MemoryError:
         raise
     except Exception as exc:  # the unpickler raises KeyError, IndexError... on arbitrary bytes
-        refused, reason = torch_load_problem(exc)
+        refused, reason = torch_load_problem(exc, path)
         if refused and isinstance(exc, pickle.UnpicklingError):
             raise CheckpointError(
                 f"refused to load {path}: {reason}; a file carrying Python objects could run code, "

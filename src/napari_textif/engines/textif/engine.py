@@ -79,6 +79,7 @@ def find_checkpoint(options: Mapping[str, Any] | None) -> tuple[Path | None, str
     configured = settings.load()
     if configured.checkpoint:
         origin = configured.origins.get("checkpoint", "settings")
+        origin = str(config_path()) if origin.startswith("config file ") else origin
         return Path(configured.checkpoint).expanduser(), origin
     return None, ""
 

@@ -576,17 +576,6 @@ def test_closing_the_widget_quits_the_warm_up(make_napari_viewer, qtbot, test_en
     qtbot.waitUntil(lambda: session.closed and session.warm_up is None, timeout=20000)
 
 
-def test_torch_libraries_preload_without_importing_torch():
-    pytest.importorskip("torch")
-    code = (
-        "import sys; from napari_textif._napari.jobs import preload_native_libraries as p;"
-        "print(p('json'), len(p('torch')) > 0 or not sys.platform.startswith('linux'),"
-        " 'torch' in sys.modules); import torch; print(float(torch.ones(3).sum()))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["[]", "True", "False", "3.0"]
-
-
 def test_napari_preferences_reach_the_settings(make_napari_viewer, qtbot, test_engines, monkeypatch):
     import napari.settings
 

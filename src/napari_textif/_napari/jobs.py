@@ -449,48 +449,8 @@ class Session:
 # Warming the default engine up in the background.
 # ---------------------------------------------------------------------------
 
-#: Native libraries loaded before importing a module, per top-level module, in dependency
-#: order (only those that exist are loaded). Python loads an extension module holding the
-#: GIL, and torch's libraries take 0.2-0.4 s to load and initialise, a stall of napari's
-#: event loop; loaded first through libc's ``dlopen`` (ctypes releases the GIL around
-#: foreign calls), the import then finds them in memory.
-NATIVE_LIBRARIES: dict[str, tuple[str, ...]] = {
-    "torch": ("lib/libc10.so", "lib/libtorch_cpu.so", "lib/libc10_cuda.so", "lib/libtorch_cuda.so",
-              "lib/libtorch.so"),
-}
 #: Side of the tiny pair the warm-up fuses.
 WARM_UP_SIZE = 16
-
-
-def preload_native_libraries(module: str) -> list[str]:
-    """Load the :data:`NATIVE_LIBRARIES` of ``module`` without holding the GIL (Linux only).
-
-    Never imports ``module``; returns the libraries loaded. Any failure leaves the
-    work to the normal import.
-    """
-    names = NATIVE_LIBRARIES.get(module.split(".")[0], ())
-    if not names or not sys.platform.startswith("linux") or module in sys.modules:
-        return []
-    try:
-        import ctypes
-        import importlib.util
-        import os
-
-        spec = importlib.util.find_spec(module)
-        if spec is None or spec.origin is None:
-            return []
-        libc = ctypes.CDLL(None)
-        libc.dlopen.restype = ctypes.c_void_p
-        libc.dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
-        folder = os.path.dirname(spec.origin)
-        loaded = []
-        for name in names:
-            path = os.path.join(folder, name)
-            if os.path.isfile(path) and libc.dlopen(os.fsencode(path), os.RTLD_NOW | os.RTLD_LOCAL):
-                loaded.append(name)
-        return loaded
-    except (ImportError, OSError, AttributeError, ValueError):
-        return []
 
 
 def warm_up_steps(
@@ -498,8 +458,7 @@ def warm_up_steps(
 ) -> Iterator[str]:
     """Warm ``engine`` (default: the registry's default) up, one short slice per step.
 
-    Loads the native libraries of each module the engine requires (without the GIL),
-    imports the modules, checks the engine's availability (the weights check) and
+    Imports the modules the engine requires, checks the engine's availability (the weights check) and
     fuses a tiny pair (loads the weights, initialises the kernels), yielding a
     message between the steps. Stops at the next step once ``session`` is closed.
     Returns the engine name, or None when it stopped or the engine is unavailable.
@@ -512,10 +471,6 @@ def warm_up_steps(
     yield f"warming up {name}"
     found = get_engine(name)
     for module in getattr(found, "requires_modules", ()):
-        if session.closed:
-            return None
-        preload_native_libraries(module)
-        yield f"warming up {name}: loaded the libraries of {module}"
         if session.closed:
             return None
         try:

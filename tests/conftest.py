@@ -26,6 +26,14 @@ def require_shared(*parts: str) -> Path:
     return data.joinpath(*parts)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_settings(monkeypatch, tmp_path_factory):
+    """Tests never read the developer's own napari-textif config file or NAPARI_TEXTIF_* defaults."""
+    monkeypatch.setenv("NAPARI_TEXTIF_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "no-user-config"))
+    for name in ("ENGINE", "DEVICE", "THREADS", "CHECKPOINT", "ALLOW_DOWNLOAD"):
+        monkeypatch.delenv(f"NAPARI_TEXTIF_{name}", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pair() -> tuple[np.ndarray, np.ndarray]:
     """A small synthetic uint8 pair: infrared (H, W), visible (H, W, 3)."""

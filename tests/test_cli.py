@@ -31,6 +31,18 @@ def test_fuse_writes_colour_result_of_visible_size(tmp_path, pair_files, capsys)
     assert "wrote" in capsys.readouterr().out
 
 
+def test_fuse_and_batch_use_the_configured_engine_and_device(tmp_path, pair_files, monkeypatch):
+    monkeypatch.setenv("NAPARI_TEXTIF_ENGINE", "classic")
+    monkeypatch.setenv("NAPARI_TEXTIF_DEVICE", "cpu")
+    out = tmp_path / "fused.png"
+    assert main(["fuse", *map(str, pair_files), "-o", str(out), "--metadata"]) == 0
+    meta = json.loads(out.with_suffix(".png.json").read_text())
+    assert meta["engine"] == "classic" and meta["device"] == "cpu"
+    monkeypatch.setenv("NAPARI_TEXTIF_DEVICE", "cuda")  # classic runs on the CPU only: refused
+    assert main(["fuse", *map(str, pair_files), "-o", str(tmp_path / "again.png")]) == 2
+    assert main(["fuse", *map(str, pair_files), "-o", str(tmp_path / "flag.png"), "--device", "cpu"]) == 0
+
+
 def test_fuse_auto_reports_detected_controls(tmp_path, dark_pair, capsys):
     ir, vis = dark_pair
     write_image(tmp_path / "ir.png", ir / 255.0)

@@ -31,8 +31,11 @@ def _add_fusion_options(parser: argparse.ArgumentParser) -> None:
         "--auto", action="store_true",
         help="also detect degradations from the images and restore those the prompt does not mention",
     )
-    parser.add_argument("--engine", default=None, help="engine name (see 'napari-textif engines')")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (torch engines)")
+    parser.add_argument("--engine", default=None,
+                        help="engine name (see 'napari-textif engines'; default: the configured one, "
+                        "else the best available)")
+    parser.add_argument("--device", default=None,
+                        help="auto, cpu, cuda or mps (torch engines; default: the configured one, else auto)")
     parser.add_argument("--checkpoint", default=None, help="weights file for engines that need one")
     parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of the output")
 
@@ -79,16 +82,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.set_defaults(func=run_demo)
 
 
-def _options(args: argparse.Namespace) -> dict:
-    return {"checkpoint": str(args.checkpoint)} if args.checkpoint else {}
+def _options(args: argparse.Namespace, engine: str) -> dict:
+    """Engine options from the flags, plus the configured CPU threads where the engine takes them."""
+    from napari_textif import settings
+    from napari_textif.engines import get_engine
+
+    options = {"checkpoint": str(args.checkpoint)} if args.checkpoint else {}
+    threads = settings.load().threads
+    if threads and "threads" in get_engine(engine).option_names:
+        options["threads"] = threads
+    return options
+
+
+def _engine_and_device(args: argparse.Namespace) -> tuple[str, str]:
+    """The engine and device flags, else the configured ones (napari_textif.settings), else defaults."""
+    from napari_textif import settings
+    from napari_textif.engines import default_engine
+
+    configured = settings.load()
+    return args.engine or configured.engine or default_engine(), args.device or configured.device
 
 
 def _fuse_files(ir_path: Path, vis_path: Path, out: Path, args: argparse.Namespace):
     from napari_textif.api import fuse
 
+    engine, device = _engine_and_device(args)
     result = fuse(
         read_image(ir_path), read_image(vis_path), args.prompt,
-        engine=args.engine, auto=args.auto, device=args.device, options=_options(args),
+        engine=engine, auto=args.auto, device=device, options=_options(args, engine),
     )
     write_image(out, result.image, bits=args.bits)
     return result
@@ -248,11 +269,12 @@ def _print_batch_summary(total: int, fused: int, kept: int, failures: list[str],
 
 def run_demo(args: argparse.Namespace) -> int:
     """Fuse the synthetic sample and write inputs and result beside each other."""
+    from napari_textif import settings
     from napari_textif.api import fuse
     from napari_textif.samples import synthetic_pair
 
     ir, vis = synthetic_pair(dark=0.8)
-    result = fuse(ir, vis, args.prompt, engine=args.engine)
+    result = fuse(ir, vis, args.prompt, engine=args.engine or settings.load().engine or None)
     out = write_image(args.output, result.image)
     stem = out.with_suffix("")
     write_image(f"{stem}-infrared.png", ir / 255.0)

@@ -9,7 +9,13 @@ degradation word is attributed to the nearest modality word of its segment,
 else to the modality of a neighbouring segment of the same clause, else to its
 default camera. Negations and intensity words act on the words that follow them
 within a short window of the same segment. Every non-zero control remembers the
-words that set it, so the result can be explained.
+words that set it, so the result can be explained. The phrases themselves are in
+:mod:`napari_textif.vocabulary`.
+
+Over 600 lines on purpose: tokenizer, matcher, segment structure and the two
+readers (degradations, preferences) are one pipeline whose steps share the
+``_Item``/``_Event`` records; split across files, a reader of one step would
+need the others open beside it.
 
 Examples
 --------
@@ -28,6 +34,7 @@ import math
 import re
 from collections.abc import Callable
 
+from napari_textif import vocabulary
 from napari_textif.controls import DEGRADATIONS, Controls
 
 DEFAULT_STRENGTH = 0.6
@@ -38,216 +45,6 @@ WINDOW = 3
 #: (at the last word boundary before this) so that the widget, which interprets on every
 #: keystroke, never stalls. The interpretation's notes say where the text was cut.
 MAX_PROMPT_CHARS = 2000
-
-# --- lexicon -------------------------------------------------------------------------------------
-# Phrases are written in lower case, words separated by spaces; hyphenated forms
-# ("low-light", "infra-red") are matched because the tokenizer splits at hyphens.
-
-#: family -> {base strength: phrases}
-_DEGRADATION_WORDS: dict[str, dict[float, str]] = {
-    "low_light": {
-        0.6: "dark, darkness, darker, darkened, too dark, low light, lowlight, low lit, low lighting, "
-        "under exposed, underexposed, underexposure, underexposing, under exposure, poorly lit, "
-        "badly lit, underlit, under lit, unlit, not enough light, too little light, lack of light, "
-        "insufficient light, low illumination, poor illumination, poor lighting, bad lighting, "
-        "lighting is poor, lighting is bad, light is low, gloomy, murky dark, brighten, lighten, "
-        "illuminate, low light enhancement, exposure is low, needs more light, brighter",
-        0.7: "night, nighttime, night time, at night, night scene, nightly, after dark, nocturnal",
-        0.4: "dim, dimly, dimly lit, dimmed, dusk, twilight, evening, shadowy, shadows",
-        1.0: "pitch dark, pitch black, pitch-black, completely black, almost black, nearly black",
-    },
-    "overexposure": {
-        0.6: "overexposed, overexposure, over exposed, over exposure, overexposing, glare, glaring, "
-        "glares, too bright, too much light, washed out, washout, blown out, blown highlights, "
-        "highlights blown, clipped highlights, burnt out, burned out, saturated highlights, "
-        "overbright, over bright, dazzle, dazzling, dazzled, blinding, sun glare, lens flare, "
-        "flare, too much exposure, exposure is too high, reduce glare, darken",
-        0.5: "headlights, headlight glare, bright lights, strong sunlight, backlit, back lit",
-    },
-    "noise": {
-        0.6: "noise, noisy, noises, noisier, grain, grainy, graininess, speckle, speckles, speckled, "
-        "speckling, salt and pepper, salt and pepper noise, salt & pepper, salt pepper, "
-        "impulse noise, impulsive noise, "
-        "shot noise, sensor noise, gaussian noise, random noise, read noise, static, snowy pixels, "
-        "hot pixels, dead pixels, denoise, denoising, denoised, de noise",
-    },
-    "haze": {
-        0.6: "haze, hazy, hazier, haziness, fog, foggy, fogged, fogging, mist, misty, smoke, smoky, "
-        "smokey, smog, smoggy, dust, dusty, murky, dehaze, dehazing, de haze, veiled, veil",
-        0.8: "dense fog, thick fog, heavy fog, dense haze, thick smoke",
-    },
-    "rain": {
-        0.6: "rain, rainy, raining, rained, raindrop, raindrops, rain drops, rain drop, rain streaks, "
-        "rain streak, rainfall, wet lens, water drops, water droplets, droplets, drops on the lens, "
-        "water on the lens, derain, deraining, de rain, showers, rainstorm, storm",
-        0.3: "drizzle, drizzling, sprinkle",
-        0.9: "downpour, pouring, torrential, heavy rainfall",
-    },
-    "blur": {
-        0.6: "blur, blurry, blurred, blurring, blurriness, blury, bluriness, out of focus, "
-        "outoffocus, unfocused, defocus, defocused, defocussed, not in focus, motion blur, "
-        "motion blurred, camera shake, shaky, shaken, smeared, smeary, smudged, fuzzy, "
-        "soft focus, not sharp, unsharp, deblur, deblurring, de blur, sharpen, refocus",
-    },
-    "low_contrast": {
-        0.6: "low contrast, lowcontrast, poor contrast, weak contrast, bad contrast, little contrast, "
-        "no contrast, lacks contrast, lacking contrast, lack of contrast, not much contrast, "
-        "low in contrast, poor in contrast, lacking in contrast, "
-        "flat, flattened, faint, dull, washed, contrast is low, contrast is poor, "
-        "contrast is weak, contrast is bad, enhance contrast, boost contrast, increase contrast, "
-        "improve contrast, more contrast, needs contrast, thermal crossover, crossover, "
-        "indistinct, featureless",
-    },
-    "stripes": {
-        0.6: "stripe, stripes, striped, striping, stripy, stripe noise, striping noise, "
-        "banding, bands, banded, fixed pattern, fixed pattern noise, fixed-pattern noise, fpn, "
-        "non uniformity, nonuniformity, non uniform, nonuniform, column noise, row noise, "
-        "column pattern, vertical lines, vertical stripes, horizontal stripes, streaky columns, "
-        "destripe, destriping, de stripe, lines across",
-    },
-}
-
-#: family -> the control per camera (None: not a control of that camera)
-_FAMILY_CONTROLS: dict[str, dict[str, str | None]] = {
-    "low_light": {"vis": "vis_low_light", "ir": "ir_low_contrast"},
-    "overexposure": {"vis": "vis_overexposure", "ir": None},
-    "noise": {"vis": "vis_noise", "ir": "ir_noise"},
-    "haze": {"vis": "vis_haze", "ir": None},
-    "rain": {"vis": "vis_rain", "ir": None},
-    "blur": {"vis": "vis_blur", "ir": None},
-    "low_contrast": {"vis": None, "ir": "ir_low_contrast"},
-    "stripes": {"vis": None, "ir": "ir_stripe_noise"},
-}
-#: The camera a degradation word means when the prompt names none ("both" for noise).
-_FAMILY_DEFAULT = {
-    "low_light": "vis", "overexposure": "vis", "haze": "vis", "rain": "vis", "blur": "vis",
-    "low_contrast": "ir", "stripes": "ir", "noise": "both",
-}
-
-_MODALITY_WORDS: dict[str, str] = {
-    "ir": "infrared, infra red, ir, thermal, thermo, thermography, thermogram, lwir, mwir, tir, "
-    "flir, heat camera, heat image, heat sensor, thermal camera, thermal image, bolometer, "
-    "microbolometer, long wave, longwave",
-    "vis": "visible, vis, vi, rgb, colour camera, color camera, colour image, color image, "
-    "colour picture, color picture, colour sensor, color sensor, optical, optical camera, "
-    "daylight camera, day camera, daylight image, visual, visible light, eo, cmos, ccd",
-    "both": "both, both images, both cameras, both modalities, all images, all cameras, "
-    "each image, every image, either image, everywhere, all of them, the two images",
-}
-
-_INTENSITY_WORDS: dict[float, str] = {
-    0.15: "barely, hardly, a hint of, hint of, a trace of, trace of",
-    0.3: "slightly, slight, a bit, a bit of, a little, a little bit, bit, little, mild, mildly, "
-    "somewhat, light, lightly, a touch, touch of, a touch of, marginally, minor, small, weak, "
-    "weakly, partly, partially, kind of, kinda, sort of, a tad, tad, low, lowish, not too, "
-    "not very, not so, not that, faintly, subtle, subtly",
-    0.4: "some, a few",
-    0.5: "moderate, moderately, medium, average, fair amount of, noticeable, noticeably, visible amount",
-    0.7: "fairly, rather, pretty, quite, clearly, obviously, obvious, lots, plenty of, considerably",
-    0.8: "very, really, strong, strongly, heavy, heavily, lots of, a lot of, lot of, much, so, "
-    "high, dense, thick, bad, badly, serious, seriously, intense, intensely, considerable, "
-    "significant, significantly, major, big, strongly, way too, too, deep, deeply, harsh",
-    1.0: "severe, severely, extreme, extremely, terribly, terrible, horribly, horrible, awful, "
-    "awfully, completely, totally, utterly, entirely, fully, super, insanely, incredibly, "
-    "very very, really really, massive, massively, maximum, max, full, unusable, pitch",
-}
-
-_NEGATIONS = (
-    "no, not, without, never, neither, none, isnt, arent, wasnt, werent, doesnt, dont, didnt, "
-    "hasnt, havent, cannot, free of, no sign of, no signs of, zero, nothing like, lacks any, "
-    "no longer, not any, nor"
-)
-#: Phrases that look like a negation but are not one.
-_NOT_NEGATIONS = (
-    "not only, not just, dont want, do not want, don't want, no matter, nothing else, "
-    "cannot see, can't see, cant see, not see, hard to see, not visible"
-)
-_FINE_WORDS = (
-    "fine, ok, okay, good, clean, perfect, great, normal, alright, all right, acceptable, "
-    "pristine, undegraded, flawless, nothing wrong, no problem, no problems, no issue, no issues, "
-    "not degraded, no degradation, no degradations, unaffected, intact, healthy, looks fine, "
-    "looks good, is fine, are fine, correct, well exposed, nice"
-)
-_THERMAL_TARGETS = (
-    "people, person, persons, pedestrian, pedestrians, human, humans, body, bodies, target, targets, "
-    "hot targets, thermal targets, warm targets, infrared targets, ir targets, hot objects, "
-    "warm objects, hot spots, hotspots, heat signatures, heat signature, heat, warm, hot, "
-    "vehicles, vehicle, cars, car, animals, animal, figures, figure, runners, cyclists, cyclist, "
-    "salient targets, salient objects, objects, object, thermal information, thermal detail, "
-    "thermal details, heat sources, engines, faces, soldiers, intruders, wildlife"
-)
-_DETAIL_TARGETS = (
-    "texture, textures, detail, details, fine detail, fine details, edges, edge, structure, "
-    "structures, visible texture, visible textures, visible details, visible detail, background, "
-    "background details, scene details, sharpness, clarity, contours, outlines, text, signs, "
-    "road markings, patterns, fine structures"
-)
-_VERBS_UP = (
-    "highlight, highlighted, highlighting, emphasize, emphasise, emphasized, emphasised, "
-    "emphasis on, accentuate, stress, boost, bring out, stand out, make, keep, preserve, "
-    "retain, maintain, enhance, show, focus on, favor, favour, prefer, more, increase, rely on, "
-    "trust, mostly, mainly, weight, weigh, protect, prioritize, prioritise, see, spot, detect, pop"
-)
-_VERBS_DOWN = (
-    "less, reduce, suppress, downplay, de emphasize, de emphasise, deemphasize, deemphasise, "
-    "tone down, fewer, decrease, lower, minimize, minimise, ignore, drop, avoid, dim down"
-)
-#: Words after a target that ask for it to show ("people bright", "pedestrians stand out").
-_AFTER_TARGET = (
-    "bright, brighter, visible, stand out, stands out, pop, pops, prominent, clear, clearly, "
-    "salient, highlighted, emphasized, emphasised, vivid, distinct, obvious, hot, white, glowing, "
-    "easy to see, noticeable, recognizable, recognisable"
-)
-#: Preferences set by one phrase: (preference, value).
-_DIRECT_PREFERENCES: dict[tuple[str, float], str] = {
-    ("thermal_emphasis", -0.4): "natural colors, natural colours, natural color, natural colour, "
-    "natural look, natural looking, natural appearance, true colors, true colours, realistic colors, "
-    "realistic colours, realistic look, keep colors, keep colours, keep the colors, keep the colours",
-    ("detail_emphasis", 0.5): "sharper, crisper, crisp, more detailed, detailed, high detail, "
-    "fine grained detail",
-    ("detail_emphasis", -0.5): "smoother, smooth, softer, soft, less detailed, painterly",
-}
-_UNSUPPORTED = (
-    "snow, snowing, snowy, snowfall, low resolution, lowres, low res, pixelated, pixelation, "
-    "compression, compression artifacts, jpeg, jpeg artifacts, artifacts, artefacts, blocky, "
-    "misaligned, misregistered, misregistration, "
-    "misalignment, not aligned, registration, color cast, colour cast, white balance, tint, "
-    "vignetting, vignette, occlusion, occluded, moire, chromatic aberration, distortion, distorted"
-)
-#: Words of a plain fusion request: a prompt with only these needs no "not understood" note.
-_TASK_WORDS = "fuse, fusion, fused, fusing, merge, merged, combine, combined, blend, integrate, integrating"
-_WEAK_BOUNDARIES = (
-    "and, &, plus, also, as well as, then, with it, along with, together with, "
-    "except, except for, apart from, other than, aside from, save for, but for, but also"
-)
-_STRONG_BOUNDARIES = (
-    "but, however, whereas, while, whilst, although, though, yet, besides, on the other hand, "
-    "meanwhile, despite, instead"
-)
-#: Verbs that ask for a target to show but say nothing about weighting a camera.
-#: Words of other categories that act as a verb beside a thermal or detail target.
-_VERB_LIKE = {"brighten", "brighter", "visible", "lighten"}
-_POST_NEGATIONS = {"free", "gone", "removed", "absent", "less"}
-_ARTICLES = {"the", "a", "an", "its", "their", "all", "any", "of"}
-_NOT_MODALITY_VERBS = {"make", "see", "spot", "detect", "show", "pop", "stand out"}
-_SENTENCE_ENDS = (".", ";", "!", "?", "\n")
-#: Item categories that, in its segment, stop a verb from weighting a camera ("more infrared").
-_BLOCKS_CAMERA_WEIGHT = ("deg", "hot", "detail")
-
-#: Common misspellings and variants, mapped before the lexicon is matched.
-_ALIASES = {
-    "infared": "infrared", "infrered": "infrared", "infrarred": "infrared", "inrared": "infrared",
-    "infrad": "infrared", "thermel": "thermal", "thremal": "thermal", "termal": "thermal",
-    "visable": "visible", "visibile": "visible", "visble": "visible", "blurr": "blur",
-    "blurrey": "blurry", "noisey": "noisy", "nosiy": "noisy", "hazey": "hazy", "foggey": "foggy",
-    "overexpose": "overexposed", "underexpose": "underexposed", "strips": "stripes",
-}
-#: Long key words that a one-letter typo still reaches ("infrafed", "visibel").
-_FUZZY_TARGETS = (
-    "infrared", "thermal", "visible", "overexposed", "underexposed", "overexposure",
-    "underexposure", "striping", "speckled", "blurred", "blurriness",
-)
-
 
 @dataclasses.dataclass(frozen=True)
 class Interpretation:
@@ -339,25 +136,26 @@ def _phrases(text: str) -> list[tuple[str, ...]]:
 def _build_lexicon() -> dict[str, list[tuple[tuple[str, ...], str, object]]]:
     entries: list[tuple[tuple[str, ...], str, object]] = []
     add = entries.extend
-    for family, levels in _DEGRADATION_WORDS.items():
+    for family, levels in vocabulary.DEGRADATION_WORDS.items():
         for base, text in levels.items():
             add((p, "deg", (family, base)) for p in _phrases(text))
-    for modality, text in _MODALITY_WORDS.items():
+    for modality, text in vocabulary.MODALITY_WORDS.items():
         add((p, "mod", modality) for p in _phrases(text))
-    for level, text in _INTENSITY_WORDS.items():
+    for level, text in vocabulary.INTENSITY_WORDS.items():
         add((p, "int", level) for p in _phrases(text))
-    for (pref, value), text in _DIRECT_PREFERENCES.items():
+    for (pref, value), text in vocabulary.DIRECT_PREFERENCES.items():
         add((p, "pref", (pref, value)) for p in _phrases(text))
+    v = vocabulary
     simple = {
-        "neg": _NEGATIONS, "skip": _NOT_NEGATIONS, "ok": _FINE_WORDS, "hot": _THERMAL_TARGETS,
-        "detail": _DETAIL_TARGETS, "up": _VERBS_UP, "down": _VERBS_DOWN, "after": _AFTER_TARGET,
-        "unsupported": _UNSUPPORTED, "weak": _WEAK_BOUNDARIES, "strong": _STRONG_BOUNDARIES,
-        "task": _TASK_WORDS,
+        "neg": v.NEGATIONS, "skip": v.NOT_NEGATIONS, "ok": v.FINE_WORDS, "hot": v.THERMAL_TARGETS,
+        "detail": v.DETAIL_TARGETS, "up": v.VERBS_UP, "down": v.VERBS_DOWN, "after": v.AFTER_TARGET,
+        "unsupported": v.UNSUPPORTED, "weak": v.WEAK_BOUNDARIES, "strong": v.STRONG_BOUNDARIES,
+        "task": v.TASK_WORDS,
     }
     for cat, text in simple.items():
         add((p, cat, " ".join(p)) for p in _phrases(text))
     add([((",",), "weak", ","), (("%",), "pct", "%")])
-    add(((s,), "end", s) for s in _SENTENCE_ENDS)
+    add(((s,), "end", s) for s in vocabulary.SENTENCE_ENDS)
     lexicon: dict[str, list[tuple[tuple[str, ...], str, object]]] = {}
     for words, cat, value in entries:
         lexicon.setdefault(words[0], []).append((words, cat, value))
@@ -372,7 +170,7 @@ def _deletions(word: str) -> set[str]:
 
 def _build_fuzzy() -> dict[str, str]:
     table: dict[str, str] = {}
-    for target in _FUZZY_TARGETS:
+    for target in vocabulary.FUZZY_TARGETS:
         for key in _deletions(target):
             table.setdefault(key, target)
     return table
@@ -387,7 +185,7 @@ def _normalize(word: str) -> str:
     if word.endswith("'s"):
         word = word[:-2]
     word = word.replace("'", "")
-    word = _ALIASES.get(word, word)
+    word = vocabulary.ALIASES.get(word, word)
     if 6 <= len(word) <= 16 and word not in _LEXICON:
         for key in _deletions(word):
             if key in _FUZZY and _FUZZY[key][0] == word[0]:
@@ -612,16 +410,16 @@ class _DegradationReader(_Reader):
         cameras = ("vis", "ir") if camera == "both" else (camera,)
         mod_item = self.items[mod_index] if mod_index is not None else None
         negator = self.before(index, ("neg",))
-        free = self.after(index, lambda o: o.value in _POST_NEGATIONS, 1)
+        free = self.after(index, lambda o: o.value in vocabulary.POST_NEGATIONS, 1)
         if negator is not None or free is not None:
             phrase = self.span(mod_item, item, *(self.items[j] for j in (negator, free) if j is not None))
-            for control in filter(None, (_FAMILY_CONTROLS[family][c] for c in cameras)):
+            for control in filter(None, (vocabulary.FAMILY_CONTROLS[family][c] for c in cameras)):
                 self.emit(item, control, 0.0, phrase, negated=True)
             return
         strength, modifier = self.strength(index, base)
         phrase = self.span(mod_item, item, modifier)
         for cam in cameras:
-            control = _FAMILY_CONTROLS[family][cam]
+            control = vocabulary.FAMILY_CONTROLS[family][cam]
             if control is None:
                 if len(cameras) == 1:
                     self.notes.append(_no_control_note(family, cam, phrase))
@@ -647,7 +445,7 @@ class _DegradationReader(_Reader):
         inherited = self.inherited_modality(index, family)
         if inherited is not None:
             return inherited, None, "inherited"
-        default = _FAMILY_DEFAULT[family]
+        default = vocabulary.FAMILY_DEFAULT[family]
         named = self.sentence_modalities.get(self.items[index].sentence, set())
         if default == "both" and len(named) == 1:
             return next(iter(named)), None, "inherited"
@@ -680,7 +478,7 @@ class _DegradationReader(_Reader):
         if following is not None and family != "low_light":
             camera = str(self.items[following].value)
             cameras = ("vis", "ir") if camera == "both" else (camera,)
-            if all(_FAMILY_CONTROLS[family][c] is not None for c in cameras):
+            if all(vocabulary.FAMILY_CONTROLS[family][c] is not None for c in cameras):
                 return camera
         return None
 
@@ -708,7 +506,7 @@ class _PreferenceReader(_Reader):
         # when a degradation word is taken as a verb), so each camera-weight verb costs O(1).
         self.blocking: dict[int, int] = {}
         for item in self.items:
-            if item.cat in _BLOCKS_CAMERA_WEIGHT:
+            if item.cat in vocabulary.BLOCKS_CAMERA_WEIGHT:
                 self.blocking[item.seg] = self.blocking.get(item.seg, 0) + 1
         for index, item in enumerate(self.items):
             if item.cat == "pref":
@@ -719,7 +517,7 @@ class _PreferenceReader(_Reader):
                 self.emit(item, name, math.copysign(magnitude, value), self.span(member, item))
             elif item.cat in ("hot", "detail"):
                 self.read_target(index, item)
-            elif item.cat in ("up", "down") and item.value not in _NOT_MODALITY_VERBS:
+            elif item.cat in ("up", "down") and item.value not in vocabulary.NOT_MODALITY_VERBS:
                 self.read_camera_weight(index, item)
 
     def read_target(self, index: int, item: _Item) -> None:
@@ -740,7 +538,7 @@ class _PreferenceReader(_Reader):
         for j in (verb, shown):
             if j is not None and self.items[j].cat in ("mod", "deg"):
                 used = self.items[j]
-                if used.cat in _BLOCKS_CAMERA_WEIGHT:
+                if used.cat in vocabulary.BLOCKS_CAMERA_WEIGHT:
                     self.blocking[used.seg] -= 1
                 used.cat = "used"  # 'brighten the people': a verb here, not a degradation
         if negator is not None:
@@ -752,7 +550,7 @@ class _PreferenceReader(_Reader):
     def shared_verb(self, index: int) -> int | None:
         """'highlight the targets and the texture': a verb shared by coordinated targets."""
         j = index - 1
-        while j >= 0 and self.items[j].cat == "word" and self.items[j].text in _ARTICLES:
+        while j >= 0 and self.items[j].cat == "word" and self.items[j].text in vocabulary.ARTICLES:
             j -= 1
         if j >= 0 and j in self.target_verbs and self.items[j].clause == self.items[index].clause:
             return self.target_verbs[j]
@@ -782,12 +580,12 @@ def _is_post_modifier(item: _Item) -> bool:
 
 def _is_verb(item: _Item) -> bool:
     """'highlight', 'less'; also 'brighten' and 'visible' when they stand next to a target."""
-    return item.cat in ("up", "down") or item.text in _VERB_LIKE
+    return item.cat in ("up", "down") or item.text in vocabulary.VERB_LIKE
 
 
 def _shows(item: _Item) -> bool:
     """'(people) bright', '(pedestrians) stand out', '(targets) visible'."""
-    return item.cat in ("after", "up") or item.text in _VERB_LIKE
+    return item.cat in ("after", "up") or item.text in vocabulary.VERB_LIKE
 
 
 def _resolve(events: list[tuple[int, _Event]]) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:

@@ -29,6 +29,11 @@ config, step, model, optimiser and scheduler state and the data list; resume
 continues from the saved step with the same batches as an uninterrupted run;
 the result is exported as safetensors plus a JSON sidecar. Runs on the CPU
 with ``threads`` threads, or on CUDA with bf16 autocast.
+
+Over 600 lines on purpose: the config, the resume logic (which must know every
+config field to decide what may change between runs) and the run itself change
+together whenever a training option is added; the data sets, the losses and the
+weight records it uses live in their own modules.
 """
 
 from __future__ import annotations

@@ -209,10 +209,15 @@ def test_deterministic() -> None:
 
 
 def test_fast_enough() -> None:
+    # Best of five passes: one pass is ~5 ms, so a single descheduling on a busy machine
+    # (seen in a full-suite run) would otherwise dominate the measurement.
     prompts = [p for p, _ in TABLE]
     interpret(prompts[0])
-    start = time.perf_counter()
-    for prompt in prompts:
-        interpret(prompt)
-    per_prompt = (time.perf_counter() - start) / len(prompts)
+    passes = []
+    for _ in range(5):
+        start = time.perf_counter()
+        for prompt in prompts:
+            interpret(prompt)
+        passes.append(time.perf_counter() - start)
+    per_prompt = min(passes) / len(prompts)
     assert per_prompt < 0.005, f"{per_prompt * 1000:.2f} ms per prompt"

@@ -115,24 +115,3 @@ def test_settings_module_imports_no_gui_nor_torch():
             "print(any(m.split('.')[0] in {'torch', 'napari', 'qtpy', 'magicgui'} for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
-
-
-def test_lite_weights_digest_is_cached_per_file_version(monkeypatch, tmp_path):
-    from napari_textif.engines.lite import engine as lite
-
-    monkeypatch.setenv("NAPARI_TEXTIF_CACHE", str(tmp_path / "cache"))
-    weights = tmp_path / "w.safetensors"
-    weights.write_bytes(b"abc")
-    hashed = []
-    real = lite.file_sha256
-    monkeypatch.setattr(lite, "file_sha256", lambda p: hashed.append(p) or real(p))
-    stat = weights.stat()
-    first = lite.known_sha256(weights, stat.st_mtime_ns, stat.st_size)
-    assert lite.known_sha256(weights, stat.st_mtime_ns, stat.st_size) == first and len(hashed) == 1
-    weights.write_bytes(b"abcd")
-    stat = weights.stat()
-    assert lite.known_sha256(weights, stat.st_mtime_ns, stat.st_size) != first and len(hashed) == 2
-    recorded = json.loads((tmp_path / "cache" / lite.DIGEST_CACHE).read_text())
-    assert list(recorded.values()) == [real(weights)], "one entry per file: the old version is dropped"
-    (tmp_path / "cache" / lite.DIGEST_CACHE).write_text("garbage")
-    assert lite.known_sha256(weights, stat.st_mtime_ns, stat.st_size) == real(weights)

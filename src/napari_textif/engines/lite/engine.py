@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from napari_textif import imaging, settings
+from napari_textif import imaging
 from napari_textif.controls import CONTROL_NAMES, Controls
 from napari_textif.engines.base import (
     Availability,
@@ -70,48 +70,13 @@ def _check_weights_cached(path: str, mtime_ns: int, size: int) -> tuple[bool, st
         record = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         return False, f"weights record {side} is unreadable: {exc}", {}
-    actual = known_sha256(weights, mtime_ns, size)
+    actual = file_sha256(weights)
     if record.get("sha256") != actual:
         return False, (f"weights {weights.name} fail the sha256 check (expected "
                        f"{record.get('sha256')}, got {actual}); reinstall the package"), {}
     if record.get("controls_names") not in (None, list(CONTROL_NAMES)):
         return False, f"weights {weights.name} were trained for another Controls layout", {}
     return True, "", record
-
-
-DIGEST_CACHE = "weights-sha256.json"
-
-
-def known_sha256(weights: Path, mtime_ns: int, size: int) -> str:
-    """The sha256 of ``weights``, computed once per file version across processes.
-
-    The digest is remembered in ``<cache folder>/weights-sha256.json`` (see
-    :mod:`napari_textif.settings`), keyed by the resolved path, modification time
-    and size, so a changed file is hashed again. A cache that cannot be read or
-    written only costs the hashing.
-    """
-    cache = settings.load().cache_folder() / DIGEST_CACHE
-    key = f"{weights.resolve()}|{mtime_ns}|{size}"
-    try:
-        known = json.loads(cache.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        known = {}
-    if not isinstance(known, dict):
-        known = {}
-    if isinstance(known.get(key), str):
-        return known[key]
-    digest = file_sha256(weights)
-    prefix = f"{weights.resolve()}|"
-    known = {k: v for k, v in known.items() if not str(k).startswith(prefix)}
-    known[key] = digest
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(known, indent=0), encoding="utf-8")
-        os.replace(tmp, cache)
-    except OSError:
-        pass
-    return digest
 
 
 def check_weights(weights: Path) -> tuple[bool, str, dict[str, Any]]:

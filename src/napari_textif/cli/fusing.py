@@ -82,35 +82,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     d.set_defaults(func=run_demo)
 
 
-def _options(args: argparse.Namespace, engine: str) -> dict:
-    """Engine options from the flags, plus the configured CPU threads where the engine takes them."""
+def _fusion_kwargs(args: argparse.Namespace) -> dict:
+    """``fuse`` keywords from the flags, else the configured settings (:mod:`napari_textif.settings`).
+
+    The engine and device flags win over the configured ones (else the best
+    available engine, ``auto``); the configured CPU threads are passed to engines
+    that take a ``threads`` option.
+    """
     from napari_textif import settings
-    from napari_textif.engines import get_engine
-
-    options = {"checkpoint": str(args.checkpoint)} if args.checkpoint else {}
-    threads = settings.load().threads
-    if threads and "threads" in get_engine(engine).option_names:
-        options["threads"] = threads
-    return options
-
-
-def _engine_and_device(args: argparse.Namespace) -> tuple[str, str]:
-    """The engine and device flags, else the configured ones (napari_textif.settings), else defaults."""
-    from napari_textif import settings
-    from napari_textif.engines import default_engine
+    from napari_textif.engines import default_engine, get_engine
 
     configured = settings.load()
-    return args.engine or configured.engine or default_engine(), args.device or configured.device
+    engine = args.engine or configured.engine or default_engine()
+    options = {"checkpoint": str(args.checkpoint)} if args.checkpoint else {}
+    if configured.threads and "threads" in get_engine(engine).option_names:
+        options["threads"] = configured.threads
+    device = args.device or configured.device
+    return {"engine": engine, "device": device, "auto": args.auto, "options": options}
 
 
 def _fuse_files(ir_path: Path, vis_path: Path, out: Path, args: argparse.Namespace):
     from napari_textif.api import fuse
 
-    engine, device = _engine_and_device(args)
-    result = fuse(
-        read_image(ir_path), read_image(vis_path), args.prompt,
-        engine=engine, auto=args.auto, device=device, options=_options(args, engine),
-    )
+    result = fuse(read_image(ir_path), read_image(vis_path), args.prompt, **_fusion_kwargs(args))
     write_image(out, result.image, bits=args.bits)
     return result
 

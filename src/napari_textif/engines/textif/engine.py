@@ -36,9 +36,9 @@ from napari_textif.engines.base import (
     resolve_device,
 )
 
-ENV_CHECKPOINT = "NAPARI_TEXTIF_CHECKPOINT"
-ENV_CONFIG_DIR = "NAPARI_TEXTIF_CONFIG_DIR"
-ENV_ALLOW_DOWNLOAD = "NAPARI_TEXTIF_ALLOW_DOWNLOAD"
+#: The variables :mod:`napari_textif.settings` reads for this engine (named here for messages).
+ENV_CHECKPOINT = settings.ENV["checkpoint"]
+ENV_CONFIG_DIR = settings.ENV_CONFIG_DIR
 SIZE_MULTIPLE = 8
 #: Peak bytes of an untiled float32 CPU run with strip-wise blocks: a fixed part (torch,
 #: weights, strip buffers) plus a part per padded pixel. benchmarks/textif_speed.py measured
@@ -59,12 +59,6 @@ def config_path() -> Path:
     ``{"textif": {"checkpoint": "/data/text_fusion.pth"}}``.
     """
     return settings.config_path()
-
-
-def read_user_config() -> dict[str, Any]:
-    """The ``textif`` section of the user config file (empty if absent or unreadable)."""
-    section = settings.read_config().get("textif", {})
-    return section if isinstance(section, dict) else {}
 
 
 def find_checkpoint(options: Mapping[str, Any] | None) -> tuple[Path | None, str]:

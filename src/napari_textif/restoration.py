@@ -12,6 +12,8 @@ engine routes some kinds through them before its network.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import ndimage
 
@@ -78,18 +80,13 @@ def compress_highlights(image: np.ndarray, strength: float) -> np.ndarray:
     return _blend(compressed, local, 0.5 * strength)
 
 
-#: The median of ``|N(0, 1)|``: robust sigma = median absolute wavelet detail / this.
-_MAD_TO_SIGMA = 0.6744897501960817
-
-
 def noise_sigma(image: np.ndarray) -> float:
-    """Robust Gaussian noise sigma of a 2-D image (Donoho & Johnstone's wavelet MAD).
+    """Robust Gaussian noise sigma of a 2-D image (:func:`skimage.restoration.estimate_sigma`).
 
-    The estimate of :func:`skimage.restoration.estimate_sigma` (median absolute
-    finest diagonal ``db2`` detail over 0.6745, exactly zero details left out),
-    except that an image without any non-zero detail (a constant image) has
-    sigma 0 instead of NaN, and a narrow image is measured as a 2-D image
-    without a warning about colour channels.
+    scikit-image's wavelet estimate, made total: an image without any non-zero
+    detail (a constant image) has sigma 0 instead of NaN, and its warnings about
+    empty slices and about narrow images looking like colour channels are not
+    passed on (the image is always one 2-D channel here).
 
     Parameters
     ----------
@@ -109,13 +106,12 @@ def noise_sigma(image: np.ndarray) -> float:
     >>> bool(abs(sigma - 0.05) < 0.005)
     True
     """
-    import pywt
+    from skimage.restoration import estimate_sigma
 
-    details = np.abs(pywt.dwtn(np.asarray(image, np.float64), "db2")["dd"])
-    details = details[details > 0]
-    if details.size == 0:
-        return 0.0
-    sigma = float(np.median(details)) / _MAD_TO_SIGMA
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        sigma = float(estimate_sigma(np.asarray(image, np.float64), channel_axis=None))
     return sigma if np.isfinite(sigma) else 0.0
 
 

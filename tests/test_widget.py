@@ -540,7 +540,7 @@ def test_warm_up_runs_the_default_engine_once_on_a_tiny_pair(make_napari_viewer,
     run(qtbot, widget)
     assert WarmEngine.seen == [(16, 16), ir.shape]
     off = FusionWidget(viewer, warm_up=False)
-    assert not off.warming_up and off._warm_worker is None
+    assert not off.warming_up and off._session.warm_up is None
 
 
 def test_warm_up_stops_once_the_widget_is_closed(test_engines):

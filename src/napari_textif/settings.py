@@ -124,6 +124,18 @@ class Settings:
         """The cache folder as a path (the configured one or :func:`default_cache_dir`)."""
         return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
 
+    def engine_options(self, option_names: tuple[str, ...]) -> dict[str, Any]:
+        """The configured options for an engine taking ``option_names`` (the CPU threads, if set).
+
+        Examples
+        --------
+        >>> Settings(threads=2).engine_options(("threads", "checkpoint"))
+        {'threads': 2}
+        >>> Settings(threads=2).engine_options(())
+        {}
+        """
+        return {"threads": self.threads} if self.threads and "threads" in option_names else {}
+
 
 def config_path() -> Path:
     """The user config file: ``<platform config dir>/napari-textif/config.json``.

@@ -127,7 +127,6 @@ class FusionWidget(Container):
         self._settings = settings.load()
         self._engine_rows: dict[str, Any] = {}
         self._queued: dict[str, Any] | None = None
-        self._warm_worker: Any = None
         self._needs_checkpoint = False
         self.engines_ready = False
         super().__init__(labels=True)
@@ -355,9 +354,8 @@ class FusionWidget(Container):
         if self._needs_checkpoint and path is not None and str(path) not in ("", "."):
             options["checkpoint"] = str(path)
         name = self.engine.value if self.engine.choices else None
-        threads = self._settings.threads
-        if threads and name and "threads" in tuple(getattr(get_engine(name), "option_names", ())):
-            options["threads"] = threads
+        if name:
+            options.update(self._settings.engine_options(tuple(get_engine(name).option_names)))
         return options
 
     def _load_engines(self) -> None:
@@ -443,7 +441,7 @@ class FusionWidget(Container):
         )
         worker.returned.connect(self._on_warmed)
         worker.finished.connect(lambda: setattr(self._session, "warm_up", None))
-        self._warm_worker = self._session.warm_up = worker
+        self._session.warm_up = worker
         worker.start()
 
     def _on_warmed(self, name: Any) -> None:

@@ -95,8 +95,7 @@ def _fusion_kwargs(args: argparse.Namespace) -> dict:
     configured = settings.load()
     engine = args.engine or configured.engine or default_engine()
     options = {"checkpoint": str(args.checkpoint)} if args.checkpoint else {}
-    if configured.threads and "threads" in get_engine(engine).option_names:
-        options["threads"] = configured.threads
+    options.update(configured.engine_options(get_engine(engine).option_names))
     device = args.device or configured.device
     return {"engine": engine, "device": device, "auto": args.auto, "options": options}
 

@@ -49,18 +49,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from foreign_degrade import KINDS, SEVERITIES, degrade
 from heldout import load_pair, load_real, real_degraded, split
 
-#: A fixed plain-words prompt per kind (the same phrase at every severity).
-PROMPTS = {
-    "vis_low_light": "the visible image is dark",
-    "vis_overexposure": "the visible image is overexposed",
-    "vis_noise": "the visible image is noisy",
-    "vis_haze": "the visible image is hazy",
-    "vis_rain": "rain in the visible image",
-    "vis_blur": "the visible image is blurry",
-    "ir_low_contrast": "the infrared image has low contrast",
-    "ir_noise": "the infrared image is noisy",
-    "ir_stripe_noise": "the infrared image has stripe noise",
-}
+# The plain-words prompt per kind of the other lite benchmarks (the same phrase at every severity).
+from lite_quality import PROMPTS
 
 #: What the baseline does per kind (printed with the tables).
 BASELINE_METHODS = {

@@ -95,9 +95,7 @@ def _pid_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # another user's live process
-        return True
-    except OSError:
+    except OSError:  # e.g. PermissionError: another user's live process
         return True
     return True
 

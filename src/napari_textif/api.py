@@ -81,6 +81,7 @@ def fuse(
     engine: str | None = None,
     controls: Controls | None = None,
     auto: bool = False,
+    severity: str = "images",
     device: str = "auto",
     options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
@@ -103,6 +104,12 @@ def fuse(
     auto : bool, optional
         Also estimate the degradations from the images (:func:`napari_textif.detect`)
         and use them where the prompt says nothing about a degradation.
+    severity : {"images", "words"}, optional
+        How strongly to restore each degradation the prompt names: ``"images"``
+        (default) measures it on the images and scales that by the words
+        (:func:`napari_textif.severity.calibrate`; "hazy" restores thin haze lightly,
+        thick haze fully); ``"words"`` uses the words' strength alone. Explicit
+        ``controls`` are used as given either way.
     device : str, optional
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"`` for torch engines.
     options : mapping, optional
@@ -125,13 +132,15 @@ def fuse(
     ((64, 80, 3), dtype('float32'))
     """
     t0 = time.perf_counter()
-    _check_options(prompt, controls, device, auto)
+    _check_options(prompt, controls, device, auto, severity)
     ir, vis, notes = imaging.prepare_pair(infrared, visible)
     engine_name = engine if engine is not None else default_engine()
     runner = get_engine(engine_name)
     _check_engine_options(runner, options, device)
     _check_available(runner, engine_name, options)
-    interpretation = None if controls is not None else understand(prompt, ir, vis, auto=auto)
+    interpretation, severities = None, {}
+    if controls is None:
+        interpretation, severities = understand(prompt, ir, vis, auto=auto, severity=severity)
     used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
     t1 = time.perf_counter()
     request = FusionRequest(ir, vis, used, prompt, device, dict(options or {}), progress)
@@ -142,23 +151,37 @@ def fuse(
     timings = {"prepare": t1 - t0, "engine": t2 - t1, "compose": time.perf_counter() - t2}
     timings["total"] = time.perf_counter() - t0
     notes += output.notes + (list(interpretation.notes) if interpretation else [])
+    notes += [f"severity from the images: {s.describe()}" for s in severities.values()]
+    provenance = dict(output.provenance)
+    if severities:
+        provenance["severity"] = {k: dataclasses.asdict(s) for k, s in severities.items()}
     return FusionResult(
-        image, used, engine_name, output.device, prompt, interpretation, timings, notes,
-        output.provenance,
+        image, used, engine_name, output.device, prompt, interpretation, timings, notes, provenance,
     )
 
 
-def understand(prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: bool) -> Interpretation:
-    """The prompt's Interpretation, merged with detection from the images when ``auto``."""
-    said = interpret(prompt)
+def understand(
+    prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: bool, severity: str = "images"
+) -> tuple[Interpretation, dict[str, Any]]:
+    """The prompt's Interpretation, its named strengths measured on the images (``severity="images"``),
+    merged with detection from the images when ``auto``; and the :class:`~napari_textif.severity.Severity`
+    of each named degradation."""
+    said, found = interpret(prompt), {}
+    if severity == "images" and said.controls.active():
+        from napari_textif.severity import calibrate
+
+        said, found = calibrate(said, infrared, visible)
     if not auto:
-        return said
+        return said, found
     from napari_textif.detection import detect
 
-    return merge(said, detect(infrared, visible))
+    return merge(said, detect(infrared, visible)), found
 
 
-def _check_options(prompt: object, controls: object, device: object, auto: object) -> None:
+def _check_options(prompt: object, controls: object, device: object, auto: object,
+                   severity: object = "images") -> None:
+    if severity not in ("images", "words"):
+        raise ValueError(f"severity must be 'images' or 'words', got {severity!r}")
     if controls is not None and auto:
         raise ValueError("auto=True estimates Controls from the images; it cannot be combined with controls")
     if not isinstance(prompt, str):

@@ -198,12 +198,7 @@ def detect(infrared: object, visible: object) -> Interpretation:
     1.0
     """
     stats = measure(infrared, visible)
-    skipped = [name for name, ramp in RAMPS.items() if ramp.statistic not in stats]
-    values = {
-        name: round(ramp(stats[ramp.statistic]), 2) if name not in skipped else 0.0
-        for name, ramp in RAMPS.items()
-    }
-    values = _explain_away(values, stats)
+    values, skipped = strengths_from(stats)
     phrases = {
         name: _DESCRIPTIONS[RAMPS[name].statistic].format(stats[RAMPS[name].statistic])
         for name, value in values.items()
@@ -219,6 +214,30 @@ def detect(infrared: object, visible: object) -> Interpretation:
     if values["vis_low_light"] > 0 and values["vis_noise"] > 0:
         notes.append("noise in a dark image is expected; it is restored together with the light")
     return Interpretation(Controls(**values), phrases, tuple(notes))
+
+
+def strengths_from(stats: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+    """The strength of every degradation from :func:`measure`'s statistics (its ramp, explained away).
+
+    Returns
+    -------
+    values : dict of str to float
+        One strength in ``[0, 1]`` per degradation, rounded to 0.01; 0 where skipped.
+    skipped : list of str
+        The degradations whose statistic is absent (an image too small to measure it).
+
+    Examples
+    --------
+    >>> values, skipped = strengths_from({"vis_white": 0.5, "ir_range": 0.9})
+    >>> values["vis_overexposure"], values["ir_low_contrast"], "vis_haze" in skipped
+    (1.0, 0.0, True)
+    """
+    skipped = [name for name, ramp in RAMPS.items() if ramp.statistic not in stats]
+    values = {
+        name: round(ramp(stats[ramp.statistic]), 2) if name not in skipped else 0.0
+        for name, ramp in RAMPS.items()
+    }
+    return _explain_away(values, stats), skipped
 
 
 def _explain_away(values: dict[str, float], stats: dict[str, float]) -> dict[str, float]:

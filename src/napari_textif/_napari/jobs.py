@@ -85,6 +85,22 @@ def describe(interpretation: Interpretation, controls: Controls, adjusted: bool)
     return " · ".join([text, *interpretation.notes])
 
 
+def describe_severity(severity: Mapping[str, Mapping[str, Any]]) -> str:
+    """The measured-severity line of a result (``provenance["severity"]``): strength used per kind.
+
+    Examples
+    --------
+    >>> describe_severity({"vis_haze": {"strength": 0.25, "measured": 0.25, "said": 0.6}})
+    'measured on the images: visible haze 0.25 (words 0.60, images 0.25)'
+    """
+    parts = [
+        f"{control_label(name)} {s['strength']:.2f} (words {s['said']:.2f}, "
+        + ("images too small to measure)" if s["measured"] is None else f"images {s['measured']:.2f})")
+        for name, s in severity.items()
+    ]
+    return "measured on the images: " + "; ".join(parts) if parts else ""
+
+
 def control_label(control: str) -> str:
     return control.replace("vis_", "visible ").replace("ir_", "infrared ").replace("_", " ")
 
@@ -136,7 +152,7 @@ class FusionJob:
     ir_frames: list[tuple[int, ...]]
     mapping: np.ndarray | None
     prompt: str
-    controls: Controls
+    controls: Controls | None
     engine: str
     device: str
     options: dict[str, Any]
@@ -172,7 +188,7 @@ def make_job(
     point: tuple[float, ...],
     scope: str = SCOPES[0],
     prompt: str = "",
-    controls: Controls,
+    controls: Controls | None,
     engine: str,
     device: str = "auto",
     options: Mapping[str, Any] | None = None,

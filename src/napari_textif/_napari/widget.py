@@ -53,6 +53,7 @@ from napari_textif._napari.jobs import (
     auto_pick,
     control_label,
     describe,
+    describe_severity,
     fusion_steps,
     guarded,
     make_job,
@@ -517,7 +518,8 @@ class FusionWidget(Container):
             raise geometry.GeometryError(f"engine {engine!r} is not available: {reason}")
         return make_job(
             self.infrared_layer.value, self.visible_layer.value, point=self._viewer.dims.point,
-            scope=scope, prompt=self.prompt.value, controls=self.controls(), engine=engine,
+            scope=scope, prompt=self.prompt.value, controls=self.controls() if self._adjusted else None,
+            engine=engine,
             device=self.device.value, options=self._options(), live=live,
         )
 
@@ -566,6 +568,10 @@ class FusionWidget(Container):
         )
         self.device.tooltip = f"last run used {first.device}"
         self.device.label = f"device ({first.device})"
+        measured = describe_severity(first.provenance.get("severity", {}))
+        if measured and not self._adjusted:
+            understood = describe(self._interpretation, self.controls(), False)
+            self.interpretation.value = f"{understood} · {measured}"
         notes = layer.metadata[METADATA_KEY]["notes"]
         if notes and not job.live:
             show_info("Fusion notes:\n" + "\n".join(notes))

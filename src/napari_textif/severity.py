@@ -1,0 +1,127 @@
+"""How much restoration a named degradation gets: the words say *what*, the images say *how much*.
+
+A prompt names degradations ("hazy", "the infrared is noisy") and may say how
+strongly ("slightly", "very"). :func:`calibrate` measures each named degradation
+on the images (:func:`napari_textif.detection.measure` and its calibrated ramps)
+and sets the strength the engine receives to the measured severity, scaled by the
+words (:func:`strength_for`): "hazy" dehazes thin haze lightly and thick haze
+fully, and "hazy" said about a clear image does little. Degradations the prompt
+does not name stay untouched, so a neutral prompt gives exactly the plain fusion;
+explicit Controls (the widget's sliders, ``fuse(controls=...)``) are never
+calibrated.
+
+Examples
+--------
+>>> strength_for(0.6, 0.25)  # plain "hazy" on thin haze
+0.25
+>>> strength_for(0.8, 1.0)  # "very hazy" on thick haze
+1.0
+>>> strength_for(0.6, 0.0)  # "hazy" about a clear image
+0.1
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from napari_textif.controls import DEGRADATIONS
+from napari_textif.detection import RAMPS, measure, strengths_from
+from napari_textif.interpretation import DEFAULT_STRENGTH, Interpretation
+
+#: A named degradation is restored at least this much (times the word factor), because
+#: detection can miss a real degradation; small enough that restoring a clean image
+#: changes little.
+FLOOR = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Severity:
+    """One named degradation: what the words said, what the images showed, what was used.
+
+    Attributes
+    ----------
+    control : str
+        The degradation, e.g. ``"vis_haze"``.
+    said : float
+        The strength the words alone gave (``"slightly"`` 0.3, plain 0.6, ``"very"`` 0.8...).
+    statistic : str
+        The detection statistic measured (``"vis_haze"``: the haze index).
+    value : float or None
+        Its value on the images; None when the images are too small to measure it.
+    measured : float or None
+        The severity it maps to in ``[0, 1]`` (:data:`napari_textif.detection.RAMPS`).
+    strength : float
+        The strength the engine receives.
+    """
+
+    control: str
+    said: float
+    statistic: str
+    value: float | None
+    measured: float | None
+    strength: float
+
+    def describe(self) -> str:
+        """One line for notes and the widget, e.g. ``"vis_haze 0.28 (haze index 0.31, ...)"``."""
+        if self.measured is None:
+            return f"{self.control} {self.strength:.2f} (too small to measure; the words' value)"
+        return (f"{self.control} {self.strength:.2f} (measured {self.statistic} {self.value:.4g} "
+                f"-> severity {self.measured:.2f}; the words gave {self.said:.2f})")
+
+
+def strength_for(said: float, measured: float) -> float:
+    """The strength for a degradation the words gave ``said`` and the images ``measured``.
+
+    The measured severity (floored at :data:`FLOOR`), times the words' factor
+    ``said / DEFAULT_STRENGTH`` (1 for a plain word, 0.5 for "slightly", 1.33 for
+    "very"), clipped to ``[0, 1]`` and rounded to 0.01.
+    """
+    factor = said / DEFAULT_STRENGTH
+    return round(float(np.clip(max(measured, FLOOR) * factor, 0.0, 1.0)), 2)
+
+
+def calibrate(
+    said: Interpretation, infrared: np.ndarray, visible: np.ndarray
+) -> tuple[Interpretation, dict[str, Severity]]:
+    """Set the strength of every degradation ``said`` names from the images.
+
+    Parameters
+    ----------
+    said : Interpretation
+        What the prompt asked for (:func:`napari_textif.interpret`).
+    infrared, visible : ndarray
+        The prepared pair (float in ``[0, 1]``).
+
+    Returns
+    -------
+    Interpretation
+        The same, with each named degradation's strength from :func:`strength_for`
+        (the words' value where the images are too small to measure it).
+    dict of str to Severity
+        What was measured and used, per named degradation (empty when none is named).
+
+    Examples
+    --------
+    >>> from napari_textif import interpret
+    >>> from napari_textif.samples import synthetic_pair
+    >>> ir, vis = synthetic_pair(shape=(96, 128))
+    >>> calibrated, found = calibrate(interpret("slightly hazy"), ir, vis)
+    >>> found["vis_haze"].strength <= 0.3
+    True
+    """
+    named = {k: v for k, v in said.controls.active().items() if k in DEGRADATIONS and v > 0}
+    if not named:
+        return said, {}
+    stats = measure(infrared, visible)
+    measured, skipped = strengths_from(stats)
+    found = {}
+    for control, value in named.items():
+        statistic = RAMPS[control].statistic
+        known = control not in skipped
+        strength = strength_for(value, measured[control]) if known else value
+        found[control] = Severity(control, value, statistic, stats.get(statistic) if known else None,
+                                  measured[control] if known else None, strength)
+    controls = said.controls.replace(**{k: s.strength for k, s in found.items()})
+    return dataclasses.replace(said, controls=controls), found

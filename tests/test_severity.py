@@ -1,0 +1,98 @@
+"""The words say what is wrong, the images say how much: severity.calibrate and fuse(severity=...)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_textif import fuse, interpret
+from napari_textif.controls import Controls
+from napari_textif.severity import FLOOR, calibrate, strength_for
+
+
+def _hazy(visible: np.ndarray, amount: float) -> np.ndarray:
+    """The scattering model with a uniform transmission ``1 - amount`` and a grey airlight."""
+    vis = visible.astype(np.float32) / 255.0
+    return (vis * (1.0 - amount) + 0.85 * amount).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def floats(pair):
+    ir, vis = pair
+    return ir.astype(np.float32) / 255.0, vis.astype(np.float32) / 255.0
+
+
+def test_thin_haze_gets_weaker_restoration_than_thick(pair, floats):
+    ir, _ = floats
+    strengths = [calibrate(interpret("hazy"), ir, _hazy(pair[1], a))[1]["vis_haze"].strength
+                 for a in (0.25, 0.45, 0.7)]
+    assert strengths[0] < strengths[1] < strengths[2]
+    assert strengths[2] >= 0.6
+
+
+def test_hazy_said_about_a_clear_image_does_little(floats):
+    _, found = calibrate(interpret("the visible image is hazy"), *floats)
+    assert found["vis_haze"].strength <= 2 * FLOOR
+
+
+def test_words_scale_within_the_measured_severity(pair, floats):
+    hazy = _hazy(pair[1], 0.5)
+    values = [calibrate(interpret(p), floats[0], hazy)[0].controls.vis_haze
+              for p in ("slightly hazy", "hazy", "very hazy")]
+    assert values[0] < values[1] < values[2]
+
+
+def test_strength_for_floor_and_clip():
+    assert strength_for(0.6, 0.0) == FLOOR
+    assert strength_for(0.3, 0.0) == FLOOR / 2
+    assert strength_for(1.0, 1.0) == 1.0
+    assert strength_for(0.6, 0.42) == 0.42
+
+
+def test_only_named_degradations_change(floats):
+    said = interpret("noisy infrared; keep people bright")
+    calibrated, found = calibrate(said, *floats)
+    assert set(found) == {"ir_noise"}
+    assert calibrated.controls.thermal_emphasis == said.controls.thermal_emphasis
+    assert calibrated.phrases == said.phrases
+
+
+def test_tiny_images_keep_the_words_value():
+    ir, vis = np.full((6, 6), 0.5, np.float32), np.full((6, 6, 3), 0.5, np.float32)
+    calibrated, found = calibrate(interpret("very noisy visible image"), ir, vis)
+    assert found["vis_noise"].measured is None
+    assert calibrated.controls.vis_noise == interpret("very noisy visible image").controls.vis_noise
+
+
+def test_inputs_untouched(floats):
+    ir, vis = (a.copy() for a in floats)
+    calibrate(interpret("hazy and dark, noisy infrared"), ir, vis)
+    np.testing.assert_array_equal(ir, floats[0])
+    np.testing.assert_array_equal(vis, floats[1])
+
+
+def test_fuse_reports_measured_severity(pair):
+    result = fuse(*pair, "the visible image is hazy", engine="classic")
+    record = result.provenance["severity"]["vis_haze"]
+    assert record["strength"] == result.controls.vis_haze
+    assert record["said"] == interpret("the visible image is hazy").controls.vis_haze
+    assert any(n.startswith("severity from the images: vis_haze") for n in result.notes)
+
+
+def test_neutral_prompt_and_explicit_controls_are_not_calibrated(pair):
+    plain = fuse(*pair, "", engine="classic")
+    words = fuse(*pair, "", engine="classic", severity="words")
+    np.testing.assert_array_equal(plain.image, words.image)
+    assert "severity" not in plain.provenance
+    explicit = fuse(*pair, engine="classic", controls=Controls(vis_haze=0.6))
+    assert explicit.controls.vis_haze == 0.6 and "severity" not in explicit.provenance
+
+
+def test_severity_words_is_the_words_alone(pair):
+    result = fuse(*pair, "the visible image is hazy", engine="classic", severity="words")
+    assert result.controls.vis_haze == interpret("the visible image is hazy").controls.vis_haze
+
+
+def test_bad_severity_is_refused(pair):
+    with pytest.raises(ValueError, match="severity must be 'images' or 'words'"):
+        fuse(*pair, "hazy", engine="classic", severity="pictures")

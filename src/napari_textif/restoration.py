@@ -8,20 +8,52 @@ including constant (black, white) and tiny (1x1, 1xN) images.
 asks for, in the reverse of the physical degradation order. Part of the core,
 not of one engine: the ``classic`` engine restores with them, and the ``lite``
 engine routes some kinds through them before its network.
+
+Each step separates what it must know about the *whole* image (noise sigma,
+airlight, exposure, percentiles, stripe offsets: measured once, on a strided
+sample of at most :data:`SAMPLE_SIDE` pixels where a sample suffices) from its
+local work (filters), which runs on overlapping tiles of :data:`TILE` pixels
+blended like the networks' tiles (:func:`napari_textif.imaging.tiled`), so an
+8192 x 8192 image is restored in bounded memory and with the same result as in
+one piece up to the blending of the overlaps.
+
+The filters come from OpenCV (non-local means, guided filter) and SciPy.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 from scipy import ndimage
 
+from napari_textif import imaging
 from napari_textif.controls import Controls
+
+#: Local work runs on tiles of this side (whole image when it is not larger).
+TILE = 1024
+#: Tile overlap; wider than the largest filter support (the dehazing guided filter, 30 px).
+TILE_OVERLAP = 64
+#: Global statistics are read from a strided sample at most this many pixels on a side.
+SAMPLE_SIDE = 1024
+#: Non-local means filter strength per unit of estimated noise sigma.
+NLM_H = 1.2
+#: Stops of linear-light exposure that a low-light strength of 1 makes up for (at most).
+LOW_LIGHT_STOPS = 5.0
+
+
+def _cv2():  # type: ignore[no-untyped-def]
+    import cv2  # imported on first use: ~0.1 s, and the core must import cheaply
+
+    return cv2
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float) -> np.ndarray:
     """Edge-preserving smoothing of ``src`` steered by ``guide`` (He, Sun & Tang, ECCV 2010).
+
+    OpenCV's ``ximgproc.guidedFilter`` on float32 images.
 
     Examples
     --------
@@ -29,55 +61,63 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float
     >>> np.allclose(guided_filter(flat, flat, radius=2, eps=1e-3), 0.5)
     True
     """
-    size = 2 * radius + 1
-
-    def box(x: np.ndarray) -> np.ndarray:
-        return ndimage.uniform_filter(x, size, mode="reflect")
-
-    mean_i, mean_p = box(guide), box(src)
-    cov = box(guide * src) - mean_i * mean_p
-    var = box(guide * guide) - mean_i * mean_i
-    a = cov / (var + eps)
-    b = mean_p - a * mean_i
-    return (box(a) * guide + box(b)).astype(np.float32)
+    g = np.ascontiguousarray(guide, np.float32)
+    return _cv2().ximgproc.guidedFilter(g, np.ascontiguousarray(src, np.float32), radius, eps, -1)
 
 
-def _equalize(image: np.ndarray, clip_limit: float) -> np.ndarray:
-    # scikit-image's exposure module pulls in scipy.stats (~1 s): import it on first use.
-    from skimage import exposure
+def _sample(image: np.ndarray) -> np.ndarray:
+    step = max(1, math.ceil(max(image.shape[:2]) / SAMPLE_SIDE))
+    return image[::step, ::step]
 
-    return exposure.equalize_adapthist(image, clip_limit=clip_limit).astype(np.float32)
+
+def _tiled(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> np.ndarray:
+    """``fn`` on the whole image when it fits one tile, else on blended overlapping tiles."""
+    if max(image.shape[:2]) <= TILE:
+        return np.asarray(fn(image), np.float32)
+    return imaging.tiled(fn, (image,), tile=TILE, overlap=TILE_OVERLAP)
 
 
 def _blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.ndarray:
     return np.clip((1.0 - strength) * original + strength * restored, 0.0, 1.0).astype(np.float32)
 
 
-def _gamma_for_mean(image: np.ndarray, target: float) -> float:
-    sample = np.clip(image[::4, ::4], 0.0, 1.0)
-    low, high = 0.1, 1.0
-    for _ in range(12):
-        mid = 0.5 * (low + high)
-        low, high = (mid, high) if np.power(sample, mid).mean() > target else (low, mid)
-    return 0.5 * (low + high)
+def _soft_clip(image: np.ndarray, knee: float = 0.8) -> np.ndarray:
+    """Identity below ``knee``, then a smooth shoulder that approaches 1 (no hard clipping)."""
+    over = np.maximum(image - knee, 0.0)
+    return np.where(image > knee, knee + (1.0 - knee) * np.tanh(over / (1.0 - knee)), image)
 
 
-def brighten(image: np.ndarray, strength: float, *, target_mean: float = 0.45) -> np.ndarray:
-    """Lift a dark image with a gamma chosen so its mean approaches ``target_mean``."""
+def _exposure_gain(image: np.ndarray, target_mean: float) -> float:
+    """The gain that moves the mean of ``image`` to ``target_mean`` (within 1/16..16)."""
+    return float(np.clip(target_mean / max(float(_sample(image).mean()), 1e-3), 1 / 16, 16.0))
+
+
+def brighten(image: np.ndarray, strength: float, *, target_mean: float = 0.4) -> np.ndarray:
+    """Undo under-exposure: a gain towards ``target_mean``, with a soft shoulder for the highlights.
+
+    Under-exposure scales the light (Brooks et al., CVPR 2019), so its inverse is an
+    exposure gain, not a tone curve; ``strength`` sets the fraction of it in stops
+    (``gain ** strength``). The order of brightness is kept (no local equalisation);
+    the noise the lift reveals is removed afterwards by :func:`restore_visible`.
+    """
     if strength <= 0 or image.mean() >= target_mean:
         return image
-    gamma = _gamma_for_mean(image, target_mean)
-    lifted = np.power(np.clip(image, 0, 1), 1.0 + np.sqrt(strength) * (gamma - 1.0))
-    return _blend(lifted, _equalize(lifted, 0.008), 0.3 * strength)
+    gain = min(_exposure_gain(image, target_mean), 2.0 ** (LOW_LIGHT_STOPS * strength / 2.2))
+    return np.clip(_soft_clip(image * gain), 0.0, 1.0).astype(np.float32)
 
 
-def compress_highlights(image: np.ndarray, strength: float) -> np.ndarray:
-    """Pull down glare and recover local contrast in bright, washed-out areas."""
-    if strength <= 0:
+def compress_highlights(image: np.ndarray, strength: float, *, target_mean: float = 0.45) -> np.ndarray:
+    """Undo over-exposure: remove the veiling offset (1st percentile), then a gain below 1.
+
+    The gain moves the mean towards ``target_mean``; ``strength`` sets the fraction
+    of both in stops. Clipped highlights cannot come back; their surroundings do.
+    """
+    if strength <= 0 or image.mean() <= target_mean:
         return image
-    compressed = np.power(np.clip(image, 0, 1), 1.0 + 1.5 * strength)
-    local = _equalize(compressed, 0.01)
-    return _blend(compressed, local, 0.5 * strength)
+    black = strength * float(np.percentile(_sample(image), 1))
+    lifted = (image - black) / max(1.0 - black, 1e-3)
+    gain = _exposure_gain(lifted, target_mean) ** strength
+    return np.clip(lifted * gain, 0.0, 1.0).astype(np.float32)
 
 
 def noise_sigma(image: np.ndarray) -> float:
@@ -115,65 +155,130 @@ def noise_sigma(image: np.ndarray) -> float:
     return sigma if np.isfinite(sigma) else 0.0
 
 
+def _nl_means(image: np.ndarray, h: float) -> np.ndarray:
+    """OpenCV's non-local means on 8 bits; the input's sub-8-bit remainder is kept."""
+    quantised = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+    smooth = _cv2().fastNlMeansDenoising(quantised, h=float(h * 255.0), templateWindowSize=5,
+                                         searchWindowSize=11)
+    return (image + (smooth.astype(np.float32) - quantised) / 255.0).astype(np.float32)
+
+
+def _remove_impulses(image: np.ndarray) -> np.ndarray:
+    """Replace isolated outliers (further than 0.2 from their 3x3 median) by that median."""
+    median = ndimage.median_filter(image, 3, mode="reflect")
+    return np.where(np.abs(image - median) > 0.2, median, image).astype(np.float32)
+
+
 def denoise(image: np.ndarray, strength: float, *, impulse: bool = False) -> np.ndarray:
-    """Remove sensor noise: a median for impulses, then guided self-filtering."""
+    """Remove sensor noise by non-local means with a strength set by the estimated sigma.
+
+    The sigma (:func:`noise_sigma`, on a central crop) sets the filter, so a clean
+    image is barely touched; ``strength`` blends towards the filtered image
+    (fully from 0.5). ``impulse`` first replaces isolated outliers by their median.
+    """
     if strength <= 0:
         return image
-    work = ndimage.median_filter(image, 3) if impulse else image
-    sigma = noise_sigma(image) + 0.01 * strength
-    smooth = guided_filter(work, work, radius=2, eps=(1.5 * sigma) ** 2)
-    return _blend(image, smooth, min(1.0, 0.4 + strength))
+    sigma = noise_sigma(_centre(image))
+    work = _tiled(_remove_impulses, image) if impulse else image
+    if sigma <= 0:
+        return work
+    smooth = _tiled(lambda tile: _nl_means(tile, NLM_H * sigma), work)
+    return _blend(work, smooth, min(1.0, 2.0 * strength))
+
+
+def _centre(image: np.ndarray, side: int = 512) -> np.ndarray:
+    h, w = image.shape[:2]
+    top, left = max((h - side) // 2, 0), max((w - side) // 2, 0)
+    return image[top : top + side, left : left + side]
+
+
+def _airlight(image: np.ndarray, patch: int) -> float:
+    """The haze colour: the 90th percentile of the pixels under the haziest 0.1 % of the dark channel."""
+    sample = _sample(image)
+    dark = ndimage.minimum_filter(sample, patch)
+    haziest = sample[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
+    return max(float(np.percentile(haziest, 90)) if haziest.size else 1.0, 0.3)
 
 
 def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray:
-    """Remove haze with the dark-channel prior (He, Sun & Tang, CVPR 2009) on luminance."""
+    """Remove haze with the dark-channel prior (He, Sun & Tang, CVPR 2009) on luminance.
+
+    The airlight is measured once on the whole image; the transmission
+    ``1 - 0.95 strength dark / airlight`` is refined by a guided filter and floored at 0.15.
+    """
     if strength <= 0:
         return image
-    dark = ndimage.minimum_filter(image, patch)
-    # The haziest 0.1 % of the dark channel; never an empty selection (the max always counts).
-    haziest = image[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
-    airlight = max(float(np.percentile(haziest, 90)) if haziest.size else 1.0, 0.3)
-    transmission = 1.0 - 0.95 * strength * dark / airlight
-    transmission = guided_filter(image, transmission, radius=patch * 2, eps=1e-3)
-    restored = (image - airlight) / np.maximum(transmission, 0.15) + airlight
-    return np.clip(restored, 0.0, 1.0).astype(np.float32)
+    airlight = _airlight(image, patch)
+
+    def local(tile: np.ndarray) -> np.ndarray:
+        dark = ndimage.minimum_filter(tile, patch)
+        transmission = 1.0 - 0.95 * strength * dark / airlight
+        transmission = guided_filter(tile, transmission, radius=patch * 2, eps=1e-3)
+        return (tile - airlight) / np.maximum(transmission, 0.15) + airlight
+
+    return np.clip(_tiled(local, image), 0.0, 1.0).astype(np.float32)
 
 
 def derain(image: np.ndarray, strength: float) -> np.ndarray:
     """Suppress thin, bright, near-vertical rain streaks with a horizontal grey opening."""
     if strength <= 0:
         return image
-    opened = ndimage.grey_opening(image, size=(1, 5))
-    streaks = np.clip(image - opened, 0, None)
-    mask = ndimage.gaussian_filter((streaks > 0.04).astype(np.float32), 1.0)
-    return _blend(image, image - mask * streaks, strength)
+
+    def local(tile: np.ndarray) -> np.ndarray:
+        streaks = np.clip(tile - ndimage.grey_opening(tile, size=(1, 5)), 0, None)
+        mask = ndimage.gaussian_filter((streaks > 0.04).astype(np.float32), 1.0)
+        return tile - mask * streaks
+
+    return _blend(image, _tiled(local, image), strength)
 
 
 def sharpen(image: np.ndarray, strength: float) -> np.ndarray:
-    """Undo mild blur with an unsharp mask whose amount follows ``strength``."""
+    """Undo mild blur with an unsharp mask whose amount follows ``strength``.
+
+    (Wiener deconvolution with a Gaussian kernel sized from the strength was tried
+    and lost to this on the selection set: ``benchmarks/restoration_selection.py``.)
+    """
     if strength <= 0:
         return image
-    blurred = ndimage.gaussian_filter(image, 1.5)
-    return np.clip(image + 1.5 * strength * (image - blurred), 0.0, 1.0).astype(np.float32)
+
+    def local(tile: np.ndarray) -> np.ndarray:
+        return tile + 1.5 * strength * (tile - ndimage.gaussian_filter(tile, 1.5))
+
+    return np.clip(_tiled(local, image), 0.0, 1.0).astype(np.float32)
 
 
-def stretch_contrast(image: np.ndarray, strength: float) -> np.ndarray:
-    """Stretch a flat image between its 1st and 99th percentiles, then equalise locally."""
+def stretch_contrast(image: np.ndarray, strength: float, *, target: tuple[float, float] = (0.02, 0.98)
+                     ) -> np.ndarray:
+    """Widen a flat image by one global monotonic (linear) map of its 0.5-99.5 percentiles.
+
+    At strength 1 the percentiles land on ``target``; below, part of the way.
+    Brightness order and the image's own tones are kept (no local equalisation).
+    """
     if strength <= 0:
         return image
-    lo, hi = np.percentile(image, (1, 99))
-    stretched = np.clip((image - lo) / max(hi - lo, 1e-3), 0.0, 1.0)
-    local = _equalize(stretched, 0.01)
-    return _blend(image, (1 - 0.4 * strength) * stretched + 0.4 * strength * local, strength)
+    lo, hi = (float(v) for v in np.percentile(_sample(image), (0.5, 99.5)))
+    new_lo, new_hi = lo + strength * (target[0] - lo), hi + strength * (target[1] - hi)
+    scale = (new_hi - new_lo) / max(hi - lo, 1e-3)
+    return np.clip(new_lo + (image - lo) * max(scale, 1.0), 0.0, 1.0).astype(np.float32)
+
+
+def _offsets(image: np.ndarray, axis: int) -> np.ndarray:
+    """Per-column (axis 0) or per-row (axis 1) median of the high-pass across that line."""
+    highpass = image - ndimage.gaussian_filter1d(image, 3.0, axis=1 - axis)
+    return np.median(highpass, axis=axis)
 
 
 def destripe(image: np.ndarray, strength: float) -> np.ndarray:
-    """Remove column fixed-pattern offsets: the per-column median of the horizontal high-pass."""
+    """Remove fixed-pattern stripes: per-column, then per-row offsets (median of the high-pass).
+
+    ``strength`` scales the removal (fully from 0.5).
+    """
     if strength <= 0:
         return image
-    highpass = image - ndimage.gaussian_filter1d(image, 3.0, axis=1)
-    offsets = np.median(highpass, axis=0)
-    return np.clip(image - strength * offsets[None, :], 0.0, 1.0).astype(np.float32)
+    amount = min(1.0, 2.0 * strength)
+    out = image - amount * _offsets(image, 0)[None, :]
+    out = out - amount * _offsets(out, 1)[:, None]
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
 def restore_visible(y: np.ndarray, c: Controls) -> np.ndarray:

@@ -48,10 +48,11 @@ DEFAULT_CPU_THREADS = 1
 #: Degradations the engine restores with the classical steps of
 #: :mod:`napari_textif.restoration` (on the whole image, before the network, which then
 #: sees them as zero): the kinds where that measured better than the network's own
-#: restoration on simulated and real held-out degradations
-#: (``benchmarks/lite_routing.py``; the table is in docs/model-card.md).
+#: restoration on the selection set: our own simulator on training pairs and the real
+#: training scenes (``benchmarks/restoration_selection.py --route classic|network``;
+#: the table is in docs/restoration-benchmark.md).
 CLASSIC_RESTORED: frozenset[str] = frozenset(
-    {"vis_noise", "vis_blur", "ir_low_contrast", "ir_noise", "ir_stripe_noise"}
+    {"vis_low_light", "vis_noise", "vis_blur", "ir_low_contrast", "ir_noise", "ir_stripe_noise"}
 )
 
 

@@ -329,6 +329,25 @@ def foreign(pairs: list[tuple[str, Path, Path]], kinds: list[str], severities: l
             for k, sev in per.items()}
 
 
+def absent(pairs: list[tuple[str, Path, Path]], kinds: list[str], fusion: Callable[..., np.ndarray],
+           ) -> dict[str, dict[str, float]]:
+    """Naming a degradation the images do not have: SSIM(prompted, neutral) on the clean pairs.
+
+    Returns
+    -------
+    dict
+        ``{kind: {"mean": ..., "min": ..., "n": ...}}`` over ``pairs`` (target: >= 0.95).
+    """
+    per: dict[str, list[float]] = {k: [] for k in kinds}
+    for _, ir_path, vis_path in pairs:
+        ir, vis = load_pair(ir_path, vis_path)
+        neutral = fusion(ir, vis, "")
+        for k in kinds:
+            per[k].append(ssim(fusion(ir, vis, PROMPTS[k]), neutral))
+    return {k: {"mean": float(np.mean(v)), "min": float(np.min(v)), "n": len(v),
+                "below": int(np.sum(np.asarray(v) < 0.95))} for k, v in per.items()}
+
+
 def real(data: Path, fusion: Callable[..., np.ndarray], sheet: list | None = None,
          ) -> dict[str, dict[str, object]]:
     """The real-scene section on ``degraded_pairs/val``: mean gains per kind.
@@ -473,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
     parser.add_argument("--severities", default=",".join(SEVERITIES))
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--parts", default="foreign,real")
+    parser.add_argument("--parts", default="foreign,absent,real",
+                        help="comma-separated: foreign, absent (named on clean pairs), real")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--contact-sheet", type=Path, default=None, help="PNG/JPEG grid of the real scenes")
     args = parser.parse_args(argv)
@@ -498,6 +518,15 @@ def main(argv: list[str] | None = None) -> int:
         report["foreign"] = result = foreign(pairs, kinds, severities, fusion, args.seed)
         print()
         print(foreign_tables(result))
+    if "absent" in parts:
+        pairs = held_out_pairs(args.data, args.pairs)
+        kinds = [k for k in args.kinds.split(",") if k]
+        report["absent"] = found = absent(pairs, kinds, fusion)
+        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean held-out pairs (target >= 0.95)\n")
+        print("| kind | mean | min | pairs below 0.95 |\n|---|---|---|---|")
+        for kind, row in found.items():
+            print(f"| {kind} | {row['mean']:.3f} | {row['min']:.3f} | {row['below']} |")
+        print()
     if "real" in parts:
         sheet: list | None = [] if args.contact_sheet else None
         report["real"] = result_real = real(args.data, fusion, sheet)

@@ -96,3 +96,13 @@ def test_severity_words_is_the_words_alone(pair):
 def test_bad_severity_is_refused(pair):
     with pytest.raises(ValueError, match="severity must be 'images' or 'words'"):
         fuse(*pair, "hazy", engine="classic", severity="pictures")
+
+
+def test_simulator_units_are_monotonic_and_pass_uncalibrated_kinds():
+    from napari_textif.severity import CALIBRATION, to_simulator_units
+
+    for control in CALIBRATION:
+        values = [to_simulator_units(control, m) for m in np.linspace(0, 1, 21)]
+        assert values[0] == 0.0 and values[-1] <= 1.0
+        assert all(b >= a for a, b in zip(values, values[1:]))
+    assert to_simulator_units("ir_noise", 0.37) == 0.37

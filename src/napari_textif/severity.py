@@ -30,6 +30,51 @@ from napari_textif.controls import DEGRADATIONS
 from napari_textif.detection import RAMPS, measure, strengths_from
 from napari_textif.interpretation import DEFAULT_STRENGTH, Interpretation
 
+#: Simulator strengths at which :data:`CALIBRATION` was measured.
+CALIBRATION_STRENGTHS = (0.15, 0.3, 0.6, 0.9)
+#: Mean measured severity (detection's ramps) of each kind at :data:`CALIBRATION_STRENGTHS` of
+#: our simulator, on training pairs (``benchmarks/severity_calibration.py`` prints it). The
+#: engines were trained with Controls in simulator units, so a measurement is mapped back
+#: through this curve. Kinds left out keep the ramp's value: ``ir_noise``'s ramp saturates
+#: at the mildest strength; for ``vis_noise``, ``vis_blur`` and ``ir_stripe_noise`` (measured
+#: 0.33-0.97, 0.26-0.84, 0.37-1.00) the map lost on the selection set
+#: (``benchmarks/restoration_selection.py``), their steps being driven by their own estimates.
+CALIBRATION: dict[str, tuple[float, ...]] = {
+    "vis_low_light": (0.19, 0.36, 0.81, 1.00),
+    "vis_overexposure": (0.24, 0.42, 0.73, 0.90),
+    "vis_haze": (0.22, 0.38, 0.71, 0.88),
+    "vis_rain": (0.22, 0.50, 0.87, 0.98),
+    "ir_low_contrast": (0.04, 0.15, 0.84, 1.00),
+}
+
+
+def to_simulator_units(control: str, measured: float) -> float:
+    """Map a measured severity to the simulator strength that measures the same (:data:`CALIBRATION`).
+
+    Piecewise linear through ``(0, 0)``, the calibration points (where a plateau repeats
+    a value, its first strength) and ``(1, 1)`` when the curve stays below 1.
+
+    Examples
+    --------
+    >>> to_simulator_units("vis_overexposure", 0.42)
+    0.3
+    >>> to_simulator_units("ir_noise", 0.7)  # not calibrated: the ramp's value
+    0.7
+    """
+    curve = CALIBRATION.get(control)
+    if curve is None:
+        return measured
+    xs, ys = [0.0], [0.0]
+    for x, y in zip(curve, CALIBRATION_STRENGTHS):
+        if x > xs[-1]:
+            xs.append(x)
+            ys.append(y)
+    if xs[-1] < 1.0:
+        xs.append(1.0)
+        ys.append(1.0)
+    return round(float(np.interp(measured, xs, ys)), 2)
+
+
 #: A named degradation is restored at least this much (times the word factor), because
 #: detection can miss a real degradation; small enough that restoring a clean image
 #: changes little.
@@ -51,7 +96,8 @@ class Severity:
     value : float or None
         Its value on the images; None when the images are too small to measure it.
     measured : float or None
-        The severity it maps to in ``[0, 1]`` (:data:`napari_textif.detection.RAMPS`).
+        The severity it maps to in ``[0, 1]``, in simulator units (the ramp of
+        :data:`napari_textif.detection.RAMPS`, then :func:`to_simulator_units`).
     strength : float
         The strength the engine receives.
     """
@@ -120,8 +166,9 @@ def calibrate(
     for control, value in named.items():
         statistic = RAMPS[control].statistic
         known = control not in skipped
-        strength = strength_for(value, measured[control]) if known else value
+        severity = to_simulator_units(control, measured[control]) if known else None
+        strength = strength_for(value, severity) if severity is not None else value
         found[control] = Severity(control, value, statistic, stats.get(statistic) if known else None,
-                                  measured[control] if known else None, strength)
+                                  severity, strength)
     controls = said.controls.replace(**{k: s.strength for k, s in found.items()})
     return dataclasses.replace(said, controls=controls), found

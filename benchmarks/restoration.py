@@ -522,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         pairs = held_out_pairs(args.data, args.pairs)
         kinds = [k for k in args.kinds.split(",") if k]
         report["absent"] = found = absent(pairs, kinds, fusion)
-        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean held-out pairs (target >= 0.95)\n")
+        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean held-out pairs "
+              "(target >= 0.95)\n")
         print("| kind | mean | min | pairs below 0.95 |\n|---|---|---|---|")
         for kind, row in found.items():
             print(f"| {kind} | {row['mean']:.3f} | {row['min']:.3f} | {row['below']} |")

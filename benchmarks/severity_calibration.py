@@ -24,7 +24,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from heldout import load_pair, split
-
 from napari_textif.controls import DEGRADATIONS
 from napari_textif.detection import measure, strengths_from
 from napari_textif.training.degrade import degrade_pair

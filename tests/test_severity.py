@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -104,5 +106,5 @@ def test_simulator_units_are_monotonic_and_pass_uncalibrated_kinds():
     for control in CALIBRATION:
         values = [to_simulator_units(control, m) for m in np.linspace(0, 1, 21)]
         assert values[0] == 0.0 and values[-1] <= 1.0
-        assert all(b >= a for a, b in zip(values, values[1:]))
+        assert all(b >= a for a, b in itertools.pairwise(values))
     assert to_simulator_units("ir_noise", 0.37) == 0.37

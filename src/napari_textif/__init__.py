@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "fuse": "napari_textif.api",
     "FusionResult": "napari_textif.api",
+    "fuse_stack": "napari_textif.stacks",
     "Controls": "napari_textif.controls",
     "CONTROL_NAMES": "napari_textif.controls",
     "interpret": "napari_textif.interpretation",
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from napari_textif.detection import detect, suggest_prompt
     from napari_textif.engines import EngineUnavailable, FusionCancelled, get_engine, list_engines
     from napari_textif.interpretation import Interpretation, interpret
+    from napari_textif.stacks import fuse_stack
 
 
 def __getattr__(name: str) -> Any:

@@ -354,6 +354,15 @@ class Tile:
     cols: slice
 
 
+@dataclasses.dataclass(frozen=True)
+class Tiling:
+    """How an engine cuts a large image: tile side, minimum overlap and start alignment (pixels)."""
+
+    tile: int
+    overlap: int
+    align: int = 1
+
+
 def tile_grid(shape: tuple[int, int], tile: int, overlap: int, *, align: int = 1) -> list[Tile]:
     """Cover ``shape`` with ``tile``-sized windows that overlap by at least ``overlap``.
 
@@ -382,7 +391,9 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def _blend_window(height: int, width: int, overlap: int) -> np.ndarray:
+def blend_window(height: int, width: int, overlap: int) -> np.ndarray:
+    """The weight of a ``height`` x ``width`` tile: a raised cosine over ``overlap`` pixels at each side."""
+
     def ramp(n: int) -> np.ndarray:
         w = np.ones(n, np.float32)
         k = min(overlap, n // 2)
@@ -430,12 +441,49 @@ def tiled(
         result = fn(*(im[t.rows, t.cols] for im in images))
         if out is None:
             out = np.zeros(shape + result.shape[2:], np.float32)
-        w = _blend_window(result.shape[0], result.shape[1], overlap)
-        out[t.rows, t.cols] += result * (w if result.ndim == 2 else w[..., None])
-        weight[t.rows, t.cols] += w
+        blend_tile(out, weight, result, t, overlap)
         if progress is not None:
             progress(i + 1, len(grid))
     assert out is not None
+    return finish_blend(out, weight)
+
+
+def blend_tile(out: np.ndarray, weight: np.ndarray, result: np.ndarray, tile: Tile, overlap: int,
+               *, origin: tuple[int, int] = (0, 0)) -> None:
+    """Add one tile's ``result``, weighted by :func:`blend_window`, to the running sums in place.
+
+    Parameters
+    ----------
+    out, weight : ndarray
+        Sums of weighted results and of weights over a region of the image whose first pixel
+        is ``origin``; the part of ``tile`` outside the region is ignored (so a region can be
+        one chunk of a larger image, as :func:`napari_textif.fuse_stack` blends them).
+    result : ndarray
+        The tile's output, first two axes of the tile's size.
+    tile : Tile
+        Where ``result`` lies in the whole image.
+    overlap : int
+    origin : tuple of int, optional
+    """
+    spans = [_clip_span(s, o, n) for s, o, n in zip((tile.rows, tile.cols), origin, weight.shape)]
+    if any(span is None for span in spans):
+        return
+    (dst_r, src_r), (dst_c, src_c) = spans  # type: ignore[misc]
+    w = blend_window(result.shape[0], result.shape[1], overlap)[src_r, src_c]
+    part = result[src_r, src_c]
+    out[dst_r, dst_c] += part * (w if part.ndim == 2 else w[..., None])
+    weight[dst_r, dst_c] += w
+
+
+def _clip_span(window: slice, origin: int, length: int) -> tuple[slice, slice] | None:
+    """(where in the region, where in the tile) the tile's ``window`` meets ``origin..origin+length``."""
+    start, stop = max(window.start, origin), min(window.stop, origin + length)
+    if start >= stop:
+        return None
+    return slice(start - origin, stop - origin), slice(start - window.start, stop - window.start)
+
+
+def finish_blend(out: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Divide the weighted sums of :func:`blend_tile` by the weights (in place) and return ``out``."""
     out /= weight if out.ndim == 2 else weight[..., None]
     return out
-

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from napari_textif import imaging
 from napari_textif.controls import Controls
 
 #: ``progress(fraction, message)``; it may raise :class:`FusionCancelled` to stop a run.
@@ -299,6 +300,14 @@ class Engine(abc.ABC):
         if missing:
             return Availability(False, f"needs the Python package(s) {', '.join(missing)}")
         return Availability(True)
+
+    def tiling(self, options: Mapping[str, Any] | None = None) -> imaging.Tiling | None:
+        """The tiles this engine cuts a large image into with ``options``; None: it has no tiling.
+
+        :func:`napari_textif.fuse_stack` cuts frames past its memory budget on the same
+        grid and blends them with the same window, so its result matches the engine's own.
+        """
+        return None
 
     @abc.abstractmethod
     def run(self, request: FusionRequest) -> EngineOutput:

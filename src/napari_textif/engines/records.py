@@ -56,7 +56,7 @@ def export_weights(
         "config": dict(model_config),
         "controls_version": CONTROLS_VERSION,
         "controls_names": list(CONTROL_NAMES),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "napari_textif_version": __version__,
         "training": dict(training or {}),
     }

@@ -243,6 +243,12 @@ class LiteEngine(Engine):
         return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, notes=notes,
                             provenance=provenance)
 
+    def tiling(self, options: Mapping[str, Any] | None = None) -> imaging.Tiling:
+        """Tiles of the side the memory budget allows, overlapping by 96 pixels, starts on the net's grid."""
+        from napari_textif.engines.lite.net import MULTIPLE
+
+        return imaging.Tiling(self._tile_size(options or {}), TILE_OVERLAP, MULTIPLE)
+
     @staticmethod
     def _tile_size(options: Mapping[str, Any]) -> int:
         if options.get("tile_size"):

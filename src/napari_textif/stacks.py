@@ -142,8 +142,9 @@ def fuse_stack(
     return _tiled_stack(ir, vis, plan, leading)
 
 
-def make_plan(prompt: str, *, engine: str | None, controls: Controls | None, auto: bool, device: str,
-              options: Mapping[str, Any] | None, threads: int, rgb: bool, leading: int) -> StackPlan:
+def make_plan(prompt: str = "", *, engine: str | None = None, controls: Controls | None = None,
+              auto: bool = False, device: str = "cpu", options: Mapping[str, Any] | None = None,
+              threads: int = 1, rgb: bool = False, leading: int = 0) -> StackPlan:
     """Check the engine and options once, interpret the prompt once, and fix what tasks need."""
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
         raise ValueError(f"threads must be a non-negative int, got {threads!r}")
@@ -432,7 +433,7 @@ def ome_metadata(shape: tuple[int, ...], *, rgb: bool) -> dict[str, Any] | None:
 
 
 def to_zarr(fused: Any, path: str | Path, *, attrs: Mapping[str, Any] | None = None, resume: bool = False,
-            overwrite: bool = False, compute: bool = True) -> list[Any]:
+            overwrite: bool = False, compute: bool = True) -> dict[tuple[int, ...], Any]:
     """Write a (lazy) fused stack to a zarr group, one zarr chunk per dask chunk.
 
     The group holds the image array ``"0"``, a ``"chunks_done"`` array marking each chunk
@@ -456,8 +457,8 @@ def to_zarr(fused: Any, path: str | Path, *, attrs: Mapping[str, Any] | None = N
 
     Returns
     -------
-    list of dask.delayed.Delayed
-        The writes still to do (empty once computed).
+    dict of tuple to dask.delayed.Delayed
+        Chunk index -> its write, for the chunks still to do (empty once computed).
     """
     import dask
 
@@ -466,11 +467,11 @@ def to_zarr(fused: Any, path: str | Path, *, attrs: Mapping[str, Any] | None = N
     done = _done_mask(path)
     blocks = fused.to_delayed()
     store = dask.delayed(_store_chunk, pure=False)
-    writes = [store(blocks[index], str(path), index, fused.chunksize)
-              for index in np.ndindex(*fused.numblocks) if not done[index]]
+    writes = {index: store(blocks[index], str(path), index, fused.chunksize)
+              for index in np.ndindex(*fused.numblocks) if not done[index]}
     if compute and writes:
-        dask.compute(*writes)
-        return []
+        dask.compute(*writes.values())
+        return {}
     return writes
 
 

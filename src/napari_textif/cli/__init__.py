@@ -17,6 +17,7 @@ from napari_textif import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "fusing",
+    "stacks",
     "info",
     "checkpoint",
     "evaluate",

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from napari_textif.cli import CommandError, refuse_input_as_output
+from napari_textif.cli.stacks import add_cluster_options
 from napari_textif.io import (
     READ_SUFFIXES,
     WRITE_SUFFIXES,
@@ -69,6 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     existing.add_argument("--overwrite", action="store_true",
                           help="replace outputs that exist; allows OUT_DIR to be an input folder")
     _add_fusion_options(b)
+    add_cluster_options(b)
     b.set_defaults(func=run_batch)
 
     d = subparsers.add_parser(
@@ -137,15 +139,14 @@ def match_pairs(ir_dir: Path, vis_dir: Path) -> tuple[list[tuple[str, Path, Path
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    """Fuse every matched pair; go on past failures and report them.
+    """Fuse every matched pair (here, or on a dask cluster); go on past failures and report them.
 
-    Outputs are written atomically, so an interrupted run (Ctrl-C, a kill)
-    leaves only complete files; Ctrl-C prints the summary of what was done and
+    A pair that fails is tried once more, then reported with its error. Outputs
+    are written atomically, so an interrupted run (Ctrl-C, a kill) leaves only
+    complete files; Ctrl-C prints the summary of what was done and
     exits with 130. Existing outputs are kept with ``--resume`` and replaced
     only with ``--overwrite``.
     """
-    from tqdm import tqdm
-
     if args.suffix not in WRITE_SUFFIXES:
         raise CommandError(f"--suffix must be .png, .tif or .jpg, got {args.suffix!r}")
     for role, folder in (("infrared folder IR_DIR", args.ir_dir), ("visible folder VIS_DIR", args.vis_dir)):
@@ -161,27 +162,45 @@ def run_batch(args: argparse.Namespace) -> int:
     outputs = {stem: args.out_dir / f"{stem}{args.suffix}" for stem, _, _ in pairs}
     _refuse_name_clashes(args.out_dir, outputs)
     todo, kept = _pairs_to_fuse(pairs, outputs, args)
+    done: list[str] = []
     failures: list[str] = []
-    fused = 0
     interrupted = False
     start = time.perf_counter()
     try:
-        with tqdm(total=len(todo), desc="fusing", unit="pair", file=sys.stderr) as bar:
-            for stem, ir_path, vis_path in todo:
-                try:
-                    _fuse_files(ir_path, vis_path, outputs[stem], args)
-                except Exception as exc:  # one bad pair must not stop the batch
-                    failures.append(f"{stem}: {exc}")
-                else:
-                    fused += 1
-                bar.update(1)
+        if args.scheduler or args.workers:
+            from napari_textif.cli.stacks import fuse_pairs_on_cluster
+
+            fuse_pairs_on_cluster(todo, outputs, args, _fusion_kwargs(args), done, failures)
+        else:
+            _fuse_pairs_here(todo, outputs, args, done, failures)
     except KeyboardInterrupt:
         interrupted = True
-    _print_batch_summary(len(pairs), fused, kept, failures, unmatched, time.perf_counter() - start,
+    for stale in remove_stale_temporaries(args.out_dir, suffixes=WRITE_SUFFIXES):
+        print(f"removed {stale}, left by a worker that was killed while writing", file=sys.stderr)
+    _print_batch_summary(len(pairs), len(done), kept, failures, unmatched, time.perf_counter() - start,
                          args.out_dir, interrupted=interrupted)
     if interrupted:
         return 130
     return 1 if failures else 0
+
+
+def _fuse_pairs_here(todo: list[tuple[str, Path, Path]], outputs: dict[str, Path], args: argparse.Namespace,
+                     done: list[str], failures: list[str]) -> None:
+    """Fuse ``todo`` in this process, each pair tried twice; appends to ``done`` and ``failures``."""
+    from tqdm import tqdm
+
+    with tqdm(total=len(todo), desc="fusing", unit="pair", file=sys.stderr) as bar:
+        for stem, ir_path, vis_path in todo:
+            for attempt in (1, 2):
+                try:
+                    _fuse_files(ir_path, vis_path, outputs[stem], args)
+                except Exception as exc:  # one bad pair must not stop the batch
+                    if attempt == 2:
+                        failures.append(f"{stem}: {exc}")
+                else:
+                    done.append(stem)
+                    break
+            bar.update(1)
 
 
 def _refuse_name_clashes(out_dir: Path, outputs: dict[str, Path]) -> None:

@@ -30,7 +30,7 @@ def require_shared(*parts: str) -> Path:
 def _no_user_settings(monkeypatch, tmp_path_factory):
     """Tests never read the developer's own napari-textif config file or NAPARI_TEXTIF_* defaults."""
     monkeypatch.setenv("NAPARI_TEXTIF_CONFIG_DIR", str(tmp_path_factory.getbasetemp() / "no-user-config"))
-    for name in ("ENGINE", "DEVICE", "THREADS", "CHECKPOINT", "ALLOW_DOWNLOAD"):
+    for name in ("ENGINE", "DEVICE", "THREADS", "CHECKPOINT", "ALLOW_DOWNLOAD", "SCHEDULER"):
         monkeypatch.delenv(f"NAPARI_TEXTIF_{name}", raising=False)
 
 

@@ -106,3 +106,35 @@ def test_jobs_import_and_run_without_any_qt_binding():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                           check=True)
     assert done.stdout.strip() == "(16, 16) []", done.stdout + done.stderr
+
+
+def test_a_whole_stack_too_big_for_memory_becomes_a_lazy_dask_layer(monkeypatch):
+    da = pytest.importorskip("dask.array")
+    monkeypatch.setattr(jobs, "free_memory", lambda: 1000)  # pretend almost nothing is free
+    ir, vis = _layers(4)
+    job = jobs.make_job(ir, vis, point=(0.0, 0.0, 0.0), scope=jobs.SCOPES[1], prompt="dark",
+                        controls=Controls(vis_low_light=0.5), engine="classic")
+    assert job.lazy
+    messages, outcome = _run(job)
+    assert messages[-1] == "preparing the lazy result layer"
+    assert isinstance(outcome.data, da.Array) and outcome.data.numblocks[0] == 4
+    assert isinstance(outcome.layer.data, da.Array) and outcome.layer.rgb
+    expected = napari_textif_fuse(ir.data[2], vis.data[2])
+    np.testing.assert_allclose(np.asarray(outcome.layer.data[2]), expected, atol=1e-6)
+    assert outcome.layer.metadata[jobs.METADATA_KEY]["engine"] == "classic"
+
+
+def napari_textif_fuse(ir, vis):
+    from napari_textif import fuse
+
+    return fuse(ir, vis, "dark", engine="classic", controls=Controls(vis_low_light=0.5)).image
+
+
+def test_a_too_big_stack_that_cannot_be_lazy_is_refused(monkeypatch):
+    monkeypatch.setattr(jobs, "free_memory", lambda: 1000)
+    rng = np.random.default_rng(1)
+    ir = napari.layers.Image(rng.random((32, 40), np.float32), name="thermal")  # one image for all frames
+    _, vis = _layers(3)
+    with pytest.raises(GeometryError, match="cannot be computed lazily because the layers' frames differ"):
+        jobs.make_job(ir, vis, point=(0.0, 0.0, 0.0), scope=jobs.SCOPES[1], prompt="",
+                      controls=Controls(), engine="classic")

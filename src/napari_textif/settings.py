@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "allow_download": False,
     "sample_url": "",
     "warm_up": True,
+    "scheduler": "",
 }
 #: The environment variable of each setting.
 ENV: dict[str, str] = {
@@ -50,6 +51,7 @@ ENV: dict[str, str] = {
     "allow_download": "NAPARI_TEXTIF_ALLOW_DOWNLOAD",
     "sample_url": "NAPARI_TEXTIF_SAMPLE_URL",
     "warm_up": "NAPARI_TEXTIF_WARMUP",
+    "scheduler": "NAPARI_TEXTIF_SCHEDULER",
 }
 #: Where each setting lives in the config file (a key path in the JSON object).
 CONFIG_KEYS: dict[str, tuple[str, ...]] = {
@@ -61,6 +63,7 @@ CONFIG_KEYS: dict[str, tuple[str, ...]] = {
     "allow_download": ("textif", "allow_download"),
     "sample_url": ("sample_url",),
     "warm_up": ("warm_up",),
+    "scheduler": ("scheduler",),
 }
 #: napari's property names (``napari.yaml``, configuration ``general``) -> setting.
 NAPARI_KEYS: dict[str, str] = {
@@ -69,6 +72,7 @@ NAPARI_KEYS: dict[str, str] = {
     "cpu_threads": "threads",
     "textif_checkpoint": "checkpoint",
     "cache_folder": "cache_dir",
+    "dask_scheduler": "scheduler",
 }
 ENV_CONFIG_DIR = "NAPARI_TEXTIF_CONFIG_DIR"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -102,6 +106,9 @@ class Settings:
         Where the real sample pair is downloaded from ("" : the pinned default).
     warm_up : bool
         Whether the napari widget warms the default engine up when it opens.
+    scheduler : str
+        A dask.distributed scheduler address for whole-stack results too big for memory
+        ("" : computed by threads in the napari process).
     origins : dict of str to str
         For each setting not at its default: ``"config file <path>"``,
         ``"napari preferences"`` or ``"$VARIABLE"``.
@@ -117,6 +124,7 @@ class Settings:
     allow_download: bool = False
     sample_url: str = ""
     warm_up: bool = True
+    scheduler: str = ""
     origins: dict[str, str] = dataclasses.field(default_factory=dict)
     problems: tuple[str, ...] = ()
 

@@ -122,18 +122,32 @@ def release_gpu_memory() -> None:
         mps.empty_cache()
 
 
-def check_memory(nbytes: int) -> None:
-    """Refuse a result that would not fit comfortably in free memory."""
+def free_memory() -> int | None:
+    """Bytes of memory available now (None when psutil is missing)."""
     try:
         import psutil
-
-        free = psutil.virtual_memory().available
     except ImportError:  # pragma: no cover - psutil comes with napari
-        return
-    if nbytes > MEMORY_SHARE * free:
+        return None
+    return int(psutil.virtual_memory().available)
+
+
+def fits_in_memory(nbytes: int) -> bool:
+    """Whether a result of ``nbytes`` fits comfortably (:data:`MEMORY_SHARE` of the free memory)."""
+    free = free_memory()
+    return free is None or nbytes <= MEMORY_SHARE * free
+
+
+def check_lazy(ir: geometry.LayerView, vis: geometry.LayerView, mapping: np.ndarray | None,
+               nbytes: int) -> None:
+    """Refuse a whole-stack result too big for memory that cannot be a lazy stack either."""
+    why = ("the infrared is resampled onto the visible grid" if mapping is not None else
+           "the layers' frames differ" if ir.leading_shape != vis.leading_shape else "")
+    if why:
+        free = free_memory() or 0
         raise geometry.GeometryError(
-            f"the whole-stack result needs {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB "
-            "is free; fuse the displayed slice instead, or a smaller stack"
+            f"the whole-stack result needs {nbytes / 2**30:.1f} GiB but only {free / 2**30:.1f} GiB is "
+            f"free, and it cannot be computed lazily because {why}; fuse the displayed slice instead, "
+            "or a smaller stack"
         )
 
 
@@ -162,6 +176,10 @@ class FusionJob:
     key: dict[str, str]
     notes: list[str]
     live: bool = False
+    #: The result is too big for memory: a dask array computed as napari shows its slices.
+    lazy: bool = False
+    #: A dask.distributed scheduler address for lazy results ("" : dask's default, threads here).
+    scheduler: str = ""
 
     def read_pair(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Read frame ``k`` of both layers, the infrared resampled onto the visible grid."""
@@ -193,11 +211,14 @@ def make_job(
     device: str = "auto",
     options: Mapping[str, Any] | None = None,
     live: bool = False,
+    scheduler: str = "",
 ) -> FusionJob:
     """Snapshot two image layers and the settings into a :class:`FusionJob`.
 
     ``point`` is the viewer's dims point (which slice is on screen); ``scope`` one
-    of :data:`SCOPES`. Runs on the GUI thread; the job is then safe to run in a
+    of :data:`SCOPES`. A whole stack whose result would not fit in memory becomes a
+    lazy job (computed as napari shows its slices, on ``scheduler`` if given). Runs
+    on the GUI thread; the job is then safe to run in a
     worker while the layers change.
 
     Raises
@@ -217,12 +238,18 @@ def make_job(
     mapping = geometry.infrared_to_visible(ir, vis)
     frames, ir_frames, single = plan_frames(scope, ir_layer, vis_layer, ir, vis, point)
     shown = frames[0] if single else None
+    lazy = False
+    if not single and len(frames) > 1:
+        nbytes = len(frames) * int(np.prod(vis.plane_shape)) * (3 if vis.rgb else 1) * 4
+        lazy = not fits_in_memory(nbytes)
+        if lazy:
+            check_lazy(ir, vis, mapping, nbytes)
     return FusionJob(
         ir, vis, frames, ir_frames, mapping, prompt, controls, engine, device, dict(options or {}),
         single, geometry.result_transform(vis_layer, vis, shown),
         result_name(ir.name, vis.name, prompt, shown),
         {"infrared": ir.name, "visible": vis.name, "scope": "slice" if single else "stack"},
-        job_notes(ir, vis, mapping), live,
+        job_notes(ir, vis, mapping), live, lazy, scheduler,
     )
 
 
@@ -234,8 +261,6 @@ def plan_frames(
     if scope == SCOPES[1] and vis.leading_shape:
         frames = list(np.ndindex(*vis.leading_shape))
         ir_frames = [geometry.infrared_frame_index(ir, vis, f) for f in frames]
-        channels = vis.data.shape[-1] if vis.rgb else 1
-        check_memory(len(frames) * int(np.prod(vis.plane_shape)) * min(channels, 3) * 4)
         return frames, ir_frames, False
     frame = geometry.displayed_index(vis_layer, vis, point)
     return [frame], [geometry.displayed_index(ir_layer, ir, point)], bool(frame)
@@ -311,7 +336,14 @@ class RunState:
 
 
 def fusion_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
-    """Fuse every frame of ``job``, yielding between stages so napari can abort."""
+    """Fuse every frame of ``job``, yielding between stages so napari can abort.
+
+    A lazy job fuses its first frame now (to check the run and record it) and returns a
+    dask array of all frames (:func:`napari_textif.fuse_stack`) that napari computes
+    as the user scrolls, on the configured dask scheduler if there is one.
+    """
+    if job.lazy:
+        return (yield from lazy_steps(job, state))
     n = len(job.frames)
     data: np.ndarray | None = None
     results = []
@@ -336,6 +368,44 @@ def fusion_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
     yield Progress(1.0, "preparing the result layer")
     outcome.layer = result_layer(outcome)
     return outcome
+
+
+def lazy_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
+    """The steps of a lazy whole-stack job (see :func:`fusion_steps`)."""
+    from napari_textif.stacks import fuse_stack
+
+    yield Progress(0.0, "fusing the first frame; the others are fused as you scroll")
+    ir, vis = job.read_pair(0)
+    try:
+        first = fuse(ir, vis, job.prompt, engine=job.engine, controls=job.controls, device=job.device,
+                     options=job.options, progress=state.reporter(0, 1))
+    except FusionCancelled:
+        return None
+    scheduler = use_scheduler(job.scheduler)
+    data = fuse_stack(job.infrared.data, job.visible.data, job.prompt, engine=job.engine,
+                      controls=job.controls, device=job.device, options=job.options)
+    outcome = Outcome(job, data, [first], time.perf_counter() - state.started)
+    if scheduler:
+        job.notes.append(f"frames are fused on the dask scheduler {scheduler} as they are shown")
+    yield Progress(1.0, "preparing the lazy result layer")
+    outcome.layer = result_layer(outcome)
+    return outcome
+
+
+#: dask.distributed clients of this session, by scheduler address.
+_CLIENTS: dict[str, Any] = {}
+
+
+def use_scheduler(address: str) -> str:
+    """Make the scheduler at ``address`` dask's default (connected once); "" leaves dask as it is."""
+    if not address:
+        return ""
+    if address not in _CLIENTS:
+        from napari_textif.stacks import dask_client
+
+        context = dask_client(address)  # its Client becomes dask's default scheduler
+        _CLIENTS[address] = (context, context.__enter__())
+    return address
 
 
 def result_layer(outcome: Outcome) -> Any:

@@ -521,6 +521,7 @@ class FusionWidget(Container):
             scope=scope, prompt=self.prompt.value, controls=self.controls() if self._adjusted else None,
             engine=engine,
             device=self.device.value, options=self._options(), live=live,
+            scheduler=self._settings.scheduler,
         )
 
     def cancel(self, *_: Any) -> None:

@@ -100,7 +100,8 @@ def case_pairs(count: int) -> dict:
     base = runs["in-process"]["pairs_per_s"]
     efficiency = {label: round(runs[label]["pairs_per_s"] / base / n, 3)
                   for label, n in (("workers=1", 1), ("workers=2", 2))}
-    per_pair = 1 / runs["workers=2"]["pairs_per_s"] * 2  # worker-seconds per pair
+    per_pair = 1 / runs["workers=2"]["pairs_per_s"] * 2  # worker-seconds per pair, as measured
+    ideal = 1 / base  # one process's seconds per pair: what a worker on a free core costs
     return {
         "pairs": count, "runs": runs, "efficiency_vs_in_process": efficiency,
         "worker_peak_mb": memory, "cpu_count": os.cpu_count(),
@@ -108,6 +109,8 @@ def case_pairs(count: int) -> dict:
             "worker_seconds_per_pair": round(per_pair, 3),
             "hours_on_2_workers": round(PROJECTED_PAIRS * per_pair / 2 / 3600, 2),
             "workers_for_1_hour": int(-(-PROJECTED_PAIRS * per_pair // 3600)),
+            "seconds_per_pair_in_process": round(ideal, 3),
+            "workers_for_1_hour_on_free_cores": int(-(-PROJECTED_PAIRS * ideal // 3600)),
         },
     }
 

@@ -604,5 +604,5 @@ def test_plugin_settings_model_napari_builds_from_the_manifest():
         pytest.skip("napari-textif is not discovered by npe2 in this environment")
     assert model().general.model_dump() == {
         "default_engine": "", "device": "auto", "cpu_threads": 0, "textif_checkpoint": "",
-        "cache_folder": "",
+        "cache_folder": "", "dask_scheduler": "",
     }

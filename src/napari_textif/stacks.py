@@ -43,6 +43,8 @@ IMAGE = "0"
 DONE = "chunks_done"
 ATTRS_KEY = "napari_textif"
 CONNECT_TIMEOUT_S = 5.0
+#: Chunks :func:`to_zarr` computes at once (keeps memory flat however long the stack).
+WRITE_BATCH = 32
 _LEAD = "abcdefghjklmn"
 
 
@@ -452,7 +454,8 @@ def to_zarr(fused: Any, path: str | Path, *, attrs: Mapping[str, Any] | None = N
     overwrite : bool, optional
         Replace an existing store; without it (or ``resume``) an existing one is an error.
     compute : bool, optional
-        Write now (with dask's current scheduler); False returns the writes, one
+        Write now (with dask's current scheduler, :data:`WRITE_BATCH` chunks at a time);
+        False returns the writes, one
         ``dask.delayed`` per chunk left, for e.g. ``client.compute``.
 
     Returns
@@ -469,10 +472,12 @@ def to_zarr(fused: Any, path: str | Path, *, attrs: Mapping[str, Any] | None = N
     store = dask.delayed(_store_chunk, pure=False)
     writes = {index: store(blocks[index], str(path), index, fused.chunksize)
               for index in np.ndindex(*fused.numblocks) if not done[index]}
-    if compute and writes:
-        dask.compute(*writes.values())
-        return {}
-    return writes
+    if not compute:
+        return writes
+    pending = list(writes.values())
+    for start in range(0, len(pending), WRITE_BATCH):  # bounded: chunks in flight and graph per compute
+        dask.compute(*pending[start:start + WRITE_BATCH])
+    return {}
 
 
 def _open_output(fused: Any, path: Path, attrs: dict[str, Any], *, resume: bool, overwrite: bool) -> None:

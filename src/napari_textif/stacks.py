@@ -57,8 +57,10 @@ class StackPlan:
     prompt : str
     engine : str
     controls : Controls or None
-        None only with ``auto`` (each frame is then interpreted with its detection).
+        None: each frame interprets the prompt (its severity measured on the frame).
     auto : bool
+    severity : str
+        ``"images"`` or ``"words"``, as for :func:`napari_textif.fuse`.
     device : str
     options : tuple of (str, value)
     threads : int
@@ -73,6 +75,7 @@ class StackPlan:
     engine: str
     controls: Controls | None
     auto: bool
+    severity: str
     device: str
     options: tuple[tuple[str, Any], ...]
     threads: int
@@ -88,6 +91,7 @@ def fuse_stack(
     engine: str | None = None,
     controls: Controls | None = None,
     auto: bool = False,
+    severity: str = "images",
     device: str = "cpu",
     options: Mapping[str, Any] | None = None,
     threads: int = 1,
@@ -103,14 +107,15 @@ def fuse_stack(
         (visible colour, or an infrared stored as equal channels). Leading shapes must match.
     prompt : str, optional
         Interpreted once for every frame (see :func:`napari_textif.fuse`).
-    engine, controls, auto, device, options
-        As for :func:`napari_textif.fuse`; the engine and options are checked here, once.
+    engine, controls, auto, severity, device, options
+        As for :func:`napari_textif.fuse`, per frame; the engine and options are checked here, once.
     threads : int, optional
         torch CPU threads per task (per dask worker thread).
     memory_budget_mb : float, optional
         A frame whose whole-frame task would need more (64 bytes per pixel) is cut into the
         engine's tiles and blended like the engine's own tiling; such frames need a prompt or
-        controls (not ``auto``) and 8-bit, boolean or float ``[0, 1]`` data.
+        controls (not ``auto``) and 8-bit, boolean or float ``[0, 1]`` data, and take the
+        prompt's strengths as worded (``severity="words"``: one measurement per tile would differ).
 
     Returns
     -------
@@ -135,7 +140,7 @@ def fuse_stack(
     """
     ir, vis = as_stack(infrared, name="infrared"), as_stack(visible, name="visible")
     leading = check_stacks(ir, vis)
-    plan = make_plan(prompt, engine=engine, controls=controls, auto=auto, device=device,
+    plan = make_plan(prompt, engine=engine, controls=controls, auto=auto, severity=severity, device=device,
                      options=options, threads=threads, rgb=_has_channels(vis) and vis.shape[-1] >= 3,
                      leading=len(leading))
     height, width = vis.shape[len(leading): len(leading) + 2]
@@ -145,9 +150,10 @@ def fuse_stack(
 
 
 def make_plan(prompt: str = "", *, engine: str | None = None, controls: Controls | None = None,
-              auto: bool = False, device: str = "cpu", options: Mapping[str, Any] | None = None,
-              threads: int = 1, rgb: bool = False, leading: int = 0) -> StackPlan:
-    """Check the engine and options once, interpret the prompt once, and fix what tasks need."""
+              auto: bool = False, severity: str = "images", device: str = "cpu",
+              options: Mapping[str, Any] | None = None, threads: int = 1, rgb: bool = False,
+              leading: int = 0) -> StackPlan:
+    """Check the engine and options once and fix what every task needs."""
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 0:
         raise ValueError(f"threads must be a non-negative int, got {threads!r}")
     name = engine if engine is not None else default_engine()
@@ -159,10 +165,8 @@ def make_plan(prompt: str = "", *, engine: str | None = None, controls: Controls
         raise EngineUnavailable(f"engine {name!r} is not available: {status.reason}")
     if threads and "threads" in runner.option_names:
         chosen.setdefault("threads", threads)
-    if controls is None and not auto:
-        controls = interpret(prompt).controls
-    return StackPlan(prompt, name, controls, auto, device, tuple(sorted(chosen.items())), threads,
-                     rgb, leading)
+    return StackPlan(prompt, name, controls, auto, severity, device, tuple(sorted(chosen.items())),
+                     threads, rgb, leading)
 
 
 def as_stack(data: Any, *, name: str) -> Any:
@@ -259,7 +263,7 @@ def fuse_frame(infrared: np.ndarray, visible: np.ndarray, plan: StackPlan,
     """
     worker_engine(plan.engine, plan.threads)
     result = fuse(np.asarray(infrared), np.asarray(visible), plan.prompt, engine=plan.engine,
-                  controls=plan.controls, auto=plan.auto, device=plan.device,
+                  controls=plan.controls, auto=plan.auto, severity=plan.severity, device=plan.device,
                   options={**dict(plan.options), **(options or {})})
     image = result.image
     if plan.rgb and image.ndim == 2:
@@ -302,6 +306,7 @@ def _tiled_stack(ir: Any, vis: Any, plan: StackPlan, leading: tuple[int, ...]) -
     import dask.array as da
 
     _check_tileable(ir, vis, plan)
+    plan = dataclasses.replace(plan, severity="words")  # one strength for every tile of a frame
     tiling = get_engine(plan.engine).tiling(dict(plan.options)) or DEFAULT_TILING
     frames = [_tiled_frame(ir[index], vis[index], plan, tiling) for index in np.ndindex(*leading)]
     if not leading:
@@ -520,7 +525,8 @@ def provenance(plan: StackPlan, **inputs: Any) -> dict[str, Any]:
 
     return {
         "engine": plan.engine, "device": plan.device, "prompt": plan.prompt, "auto": plan.auto,
-        "controls": plan.controls.to_dict() if plan.controls is not None else None,
+        "severity": plan.severity,
+        "controls": (plan.controls or interpret(plan.prompt).controls).to_dict(),
         "options": {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in plan.options},
         "threads_per_task": plan.threads, "inputs": {k: str(v) for k, v in inputs.items()},
         "napari_textif_version": __version__,

@@ -171,6 +171,22 @@ def test_fuse_copies_geometry_and_records_provenance(open_widget, qtbot):
     assert widget.prompt.value == EXAMPLE_PROMPTS[1] and widget.examples.value == HISTORY_PLACEHOLDER
 
 
+def test_prompt_strength_is_measured_on_the_images_unless_sliders_moved(open_widget, qtbot):
+    ir, vis = pair()
+    viewer, widget = open_widget((ir, {"name": "ir"}), (vis, {"name": "vis"}))
+    widget.prompt.value = "the visible image is hazy"
+    run(qtbot, widget)
+    record = results(viewer)[-1].metadata["napari_textif"]
+    measured = record["provenance"]["severity"]["vis_haze"]
+    assert record["controls"]["vis_haze"] == measured["strength"]
+    assert "measured on the images: visible haze" in widget.interpretation.value
+    widget.sliders["vis_haze"].value = 0.9  # by hand: used as it is, nothing measured
+    run(qtbot, widget)
+    record = results(viewer)[-1].metadata["napari_textif"]
+    assert record["controls"]["vis_haze"] == 0.9 and "severity" not in record["provenance"]
+    assert "adjusted by hand" in widget.interpretation.value
+
+
 def test_grayscale_result_replaces_previous_unless_kept(open_widget, qtbot):
     ir, vis = pair()
     gray = (_luma(vis.astype(np.float32))).astype(np.uint8)

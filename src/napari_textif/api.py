@@ -21,6 +21,7 @@ from napari_textif.engines import (
 )
 from napari_textif.engines.base import ProgressCallback
 from napari_textif.interpretation import Interpretation, interpret, merge
+from napari_textif.pairkinds import DEFAULT_KIND, PairKind, get_kind
 
 
 @dataclasses.dataclass
@@ -45,6 +46,8 @@ class FusionResult:
         Everything worth telling the user (scaling choices, fallbacks...).
     provenance : dict
         Engine facts such as weight checksums, precision and tiling.
+    kind : str
+        The pair kind (:mod:`napari_textif.pairkinds`), ``"ivif"`` for infrared/visible.
     """
 
     image: np.ndarray
@@ -56,6 +59,7 @@ class FusionResult:
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     notes: list[str] = dataclasses.field(default_factory=list)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    kind: str = DEFAULT_KIND
 
     def metadata(self) -> dict[str, Any]:
         """A JSON-ready record of the run (for layer metadata and sidecar files)."""
@@ -69,15 +73,19 @@ class FusionResult:
             "timings": dict(self.timings),
             "notes": list(self.notes),
             "provenance": dict(self.provenance),
+            "kind": self.kind,
             "napari_textif_version": __version__,
         }
 
 
 def fuse(
-    infrared: object,
-    visible: object,
+    a: object = None,
+    b: object = None,
     prompt: str = "",
     *,
+    kind: str = DEFAULT_KIND,
+    infrared: object = None,
+    visible: object = None,
     engine: str | None = None,
     controls: Controls | None = None,
     auto: bool = False,
@@ -86,16 +94,29 @@ def fuse(
     options: Mapping[str, Any] | None = None,
     progress: ProgressCallback | None = None,
 ) -> FusionResult:
-    """Fuse an infrared and a visible image, steered by a prompt or explicit Controls.
+    """Fuse two registered images (infrared and visible by default), steered by a prompt or Controls.
 
     Parameters
     ----------
-    infrared : array_like
-        ``(H, W)`` thermal image (three equal channels are accepted); any supported dtype.
-    visible : array_like
-        ``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)`` visible image of the same height and width.
+    a, b : array_like
+        The two images in the order of the kind's roles
+        (:attr:`napari_textif.pairkinds.PairKind.roles`): infrared then visible, MRI then
+        CT, PET or SPECT, channel A then channel B. ``(H, W)``, ``(H, W, 3)`` or
+        ``(H, W, 4)``, the same height and width, any supported dtype. The intensity image
+        (infrared, CT, PET, SPECT, channel A) is fused through its luminance.
     prompt : str, optional
-        What is wrong or wanted, e.g. ``"the visible image is dark"``. Empty: plain fusion.
+        What is wrong or wanted, e.g. ``"the visible image is dark"`` or ``"keep the bone
+        bright"``. Empty: plain fusion.
+    kind : str, optional
+        The pair kind: ``"ivif"`` (default), ``"mri-ct"``, ``"mri-pet"``, ``"mri-spect"`` or
+        ``"channels"`` (:data:`napari_textif.pairkinds.KINDS`). It chooses the words the
+        prompt is read with, the Controls that apply (others are set to zero with a note),
+        the ``lite`` weights, and the image whose colour the result keeps (the PET or SPECT
+        pseudo-colour for those kinds, else the visible or second image's).
+    infrared, visible : array_like, optional
+        The images by engine slot instead of by role: ``infrared`` the intensity image
+        (infrared, CT, PET, SPECT, channel A), ``visible`` the detail image (visible, MRI,
+        channel B). For infrared/visible pairs these are the former names of ``a`` and ``b``.
     engine : str, optional
         A registered engine name (:func:`napari_textif.list_engines`); default: the best
         available one.
@@ -121,7 +142,8 @@ def fuse(
     Returns
     -------
     FusionResult
-        The inputs are never modified.
+        The inputs are never modified. The image is ``(H, W, 3)`` when the image that
+        gives the colour is RGB, else ``(H, W)``.
 
     Examples
     --------
@@ -132,41 +154,49 @@ def fuse(
     ((64, 80, 3), dtype('float32'))
     """
     t0 = time.perf_counter()
+    pair = get_kind(kind)
+    ir_in, vis_in = _slot_images(a, b, infrared, visible, pair)
     _check_options(prompt, controls, device, auto, severity)
-    ir, vis, notes = imaging.prepare_pair(infrared, visible)
+    ir, vis, colour, notes = prepare_kind(ir_in, vis_in, pair)
     engine_name = engine if engine is not None else default_engine()
     runner = get_engine(engine_name)
     _check_engine_options(runner, options, device)
     _check_available(runner, engine_name, options)
     interpretation, severities = None, {}
     if controls is None:
-        interpretation, severities = understand(prompt, ir, vis, auto=auto, severity=severity)
+        interpretation, severities = understand(prompt, ir, vis, auto=auto, severity=severity, kind=pair)
     used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
+    used, kind_notes = applicable(used, pair)
+    if engine_name not in pair.engines:
+        kind_notes.append(
+            f"engine {engine_name!r} was not made for {pair.title} pairs; its result is zero-shot")
     t1 = time.perf_counter()
-    request = FusionRequest(ir, vis, used, prompt, device, dict(options or {}), progress)
+    request = FusionRequest(ir, vis, used, prompt, device, dict(options or {}), progress, kind=pair.name)
     output = runner.run(request)
     _check_finite(output, engine_name)
     t2 = time.perf_counter()
-    image = compose(output, vis, runner.output)
+    image = compose_kind(output, colour, runner.output, pair)
     timings = {"prepare": t1 - t0, "engine": t2 - t1, "compose": time.perf_counter() - t2}
     timings["total"] = time.perf_counter() - t0
-    notes += output.notes + (list(interpretation.notes) if interpretation else [])
+    notes += kind_notes + output.notes + (list(interpretation.notes) if interpretation else [])
     notes += [f"severity from the images: {s.describe()}" for s in severities.values()]
     provenance = dict(output.provenance)
     if severities:
         provenance["severity"] = {k: dataclasses.asdict(s) for k, s in severities.items()}
     return FusionResult(
         image, used, engine_name, output.device, prompt, interpretation, timings, notes, provenance,
+        pair.name,
     )
 
 
 def understand(
-    prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: bool, severity: str = "images"
+    prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: bool, severity: str = "images",
+    kind: str | PairKind = DEFAULT_KIND,
 ) -> tuple[Interpretation, dict[str, Any]]:
-    """The prompt's Interpretation, its named strengths measured on the images (``severity="images"``),
-    merged with detection from the images when ``auto``; and the :class:`~napari_textif.severity.Severity`
-    of each named degradation."""
-    said, found = interpret(prompt), {}
+    """The prompt's Interpretation (read for ``kind``), its named strengths measured on the images
+    (``severity="images"``), merged with detection from the images when ``auto``; and the
+    :class:`~napari_textif.severity.Severity` of each named degradation."""
+    said, found = interpret(prompt, kind=kind), {}
     if severity == "images" and said.controls.active():
         from napari_textif.severity import calibrate
 
@@ -176,6 +206,77 @@ def understand(
     from napari_textif.detection import detect
 
     return merge(said, detect(infrared, visible)), found
+
+
+def _slot_images(
+    a: object, b: object, infrared: object, visible: object, pair: PairKind
+) -> tuple[object, object]:
+    """``(intensity image, detail image)``: ``a``, ``b`` go to their roles' slots, ``infrared=`` and
+    ``visible=`` name the slots directly (for infrared/visible pairs the two agree)."""
+    by_slot = dict(zip(("infrared", "visible"), pair.in_slots(a, b), strict=True))
+    label = {role.slot: role.label for role in pair.roles}
+    images = []
+    for slot, keyword in (("infrared", infrared), ("visible", visible)):
+        if by_slot[slot] is not None and keyword is not None:
+            raise TypeError(f"the {label[slot]} image was given twice: positionally and as {slot}=")
+        image = keyword if by_slot[slot] is None else by_slot[slot]
+        if image is None:
+            raise TypeError(f"fuse needs two images: the {pair.roles[0].label} and the "
+                            f"{pair.roles[1].label}; the {label[slot]} is missing")
+        images.append(image)
+    return images[0], images[1]
+
+
+def prepare_kind(
+    ir_in: object, vis_in: object, pair: PairKind
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Convert the intensity image ``ir_in`` and the detail image ``vis_in`` of a ``pair``.
+
+    Returns
+    -------
+    infrared, visible : ndarray
+        The intensity image ``(H, W)`` and the detail image, float32 in ``[0, 1]``.
+    colour : ndarray
+        The image whose colour the result keeps (the detail image unless the kind says
+        otherwise, e.g. the PET of an MRI-PET pair).
+    notes : list of str
+    """
+    if pair.colour_slot == "visible":
+        ir, vis, notes = imaging.prepare_pair(ir_in, vis_in, names=_slot_names(pair))
+        return ir, vis, vis, notes
+    names = _slot_names(pair)
+    colour = imaging.prepare(ir_in, name=names[0])
+    detail = imaging.prepare(vis_in, name=names[1])
+    imaging.check_same_size(colour.data, detail.data, names=names)
+    notes = [n for n in (colour.note, detail.note) if n]
+    vis = imaging.to_gray(detail.data) if detail.is_rgb else detail.data
+    return imaging.to_gray(colour.data), vis, colour.data, notes
+
+
+def _slot_names(pair: PairKind) -> tuple[str, str]:
+    if pair.is_default:
+        return ("infrared", "visible")
+    role = {r.slot: r.name for r in pair.roles}
+    return (role["infrared"], role["visible"])
+
+
+def applicable(controls: Controls, pair: PairKind) -> tuple[Controls, list[str]]:
+    """``controls`` with those that do not apply to ``pair`` set to zero, and a note saying which."""
+    dropped = pair.inapplicable(controls.active())
+    if not dropped:
+        return controls, []
+    note = f"{', '.join(dropped)} do not apply to {pair.title} pairs; ignored"
+    return controls.replace(**{n: 0.0 for n in dropped}), [note]
+
+
+def compose_kind(output: EngineOutput, colour: np.ndarray, kind: str, pair: PairKind) -> np.ndarray:
+    """:func:`compose` for a pair kind: an RGB engine result is reduced to luminance when the
+    colour comes from the intensity image (PET, SPECT)."""
+    if pair.colour_slot == "infrared" and kind == "rgb":
+        luminance = imaging.to_gray(np.clip(np.asarray(output.image, np.float32), 0.0, 1.0))
+        output = dataclasses.replace(output, image=luminance)
+        kind = "luminance"
+    return compose(output, colour, kind)
 
 
 def _check_options(prompt: object, controls: object, device: object, auto: object,

@@ -212,18 +212,25 @@ def prepare(image: object, *, name: str) -> Prepared:
     return Prepared(np.ascontiguousarray(normalize_channels(data)), note)
 
 
-def check_same_size(infrared: np.ndarray, visible: np.ndarray) -> None:
-    """Raise a helpful error when two images do not share height and width."""
+def check_same_size(
+    infrared: np.ndarray, visible: np.ndarray, *, names: tuple[str, str] = ("infrared", "visible")
+) -> None:
+    """Raise a helpful error when two images do not share height and width (``names``: theirs)."""
     if infrared.shape[:2] != visible.shape[:2]:
+        first, second = names
         raise ValueError(
-            f"infrared and visible must have the same height and width, got infrared "
-            f"{infrared.shape[:2]} and visible {visible.shape[:2]}; register or resample "
+            f"{first} and {second} must have the same height and width, got {first} "
+            f"{infrared.shape[:2]} and {second} {visible.shape[:2]}; register or resample "
             "one image onto the other's grid first"
         )
 
 
-def prepare_pair(infrared: object, visible: object) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def prepare_pair(
+    infrared: object, visible: object, *, names: tuple[str, str] = ("infrared", "visible")
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Validate and convert a pair: infrared ``(H, W)``, visible ``(H, W)`` or ``(H, W, 3)``.
+
+    ``names`` are the images' names in messages (e.g. ``("ct", "mri")``).
 
     Returns
     -------
@@ -232,14 +239,14 @@ def prepare_pair(infrared: object, visible: object) -> tuple[np.ndarray, np.ndar
     notes : list of str
         How intensities were scaled, when worth saying.
     """
-    ir = prepare(infrared, name="infrared")
-    vis = prepare(visible, name="visible")
-    check_same_size(ir.data, vis.data)
+    ir = prepare(infrared, name=names[0])
+    vis = prepare(visible, name=names[1])
+    check_same_size(ir.data, vis.data, names=names)
     notes = [n for n in (ir.note, vis.note) if n]
     ir_data = ir.data
     if ir.is_rgb:
         ir_data = to_gray(ir_data)
-        notes.append("infrared: colour image, fused through its luminance")
+        notes.append(f"{names[0]}: colour image, fused through its luminance")
     return ir_data, vis.data, notes
 
 

@@ -64,6 +64,10 @@ class FusionRequest:
         Engine-specific options (a checkpoint path, a tile size...).
     progress : callable or None
         See :data:`ProgressCallback`.
+    kind : str
+        The pair kind (:mod:`napari_textif.pairkinds`): ``"ivif"``, ``"mri-pet"``... The
+        infrared slot holds the kind's intensity image, the visible slot its detail image;
+        an engine may pick weights by it.
     """
 
     infrared: np.ndarray
@@ -73,6 +77,7 @@ class FusionRequest:
     device: str = "auto"
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     progress: ProgressCallback | None = None
+    kind: str = "ivif"
 
     def report(self, fraction: float, message: str) -> None:
         """Forward progress to the callback, if any (it may cancel the run)."""

@@ -1,7 +1,8 @@
 """The ``lite`` engine: our small Controls-conditioned network with shipped weights.
 
 The weights live in ``napari_textif/engines/lite/weights/lite_v2.safetensors`` beside a JSON
-sidecar (architecture config, Controls layout, sha256, training record). The
+sidecar (architecture config, Controls layout, sha256, training record); the medical pair
+kinds use ``lite_medical_v1`` (same architecture; :attr:`napari_textif.pairkinds.PairKind.weights`). The
 engine is unavailable, with the reason, when torch is missing or the weights
 are missing, altered or unreadable. Importing this module does not import torch.
 """
@@ -32,6 +33,7 @@ from napari_textif.engines.base import (
     resolve_device,
 )
 from napari_textif.io import file_sha256
+from napari_textif.pairkinds import DEFAULT_KIND, get_kind
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 DEFAULT_WEIGHTS = WEIGHTS_DIR / "lite_v2.safetensors"
@@ -207,17 +209,20 @@ class LiteEngine(Engine):
         return Availability(ok, reason)
 
     @staticmethod
-    def weights_path(options: Mapping[str, Any] | None = None) -> Path:
-        """The weights file: ``options["checkpoint"]`` (from ``napari-textif train``) or ``lite_v2``."""
+    def weights_path(options: Mapping[str, Any] | None = None, kind: str = DEFAULT_KIND) -> Path:
+        """The weights file: ``options["checkpoint"]`` (from ``napari-textif train``), else the
+        shipped weights of the pair ``kind`` (``lite_v2`` for infrared/visible)."""
         value = (options or {}).get("checkpoint")
-        return Path(value) if value else DEFAULT_WEIGHTS
+        if value:
+            return Path(value)
+        return WEIGHTS_DIR / f"{get_kind(kind).weights}.safetensors"
 
     def run(self, request: FusionRequest) -> EngineOutput:
         """Fuse ``request`` (tiled when the image exceeds the memory budget)."""
         import torch
 
         device = resolve_device(request.device)
-        model, record = load_model(self.weights_path(request.options), device)
+        model, record = load_model(self.weights_path(request.options, request.kind), device)
         tile = self._tile_size(request.options)
         routed = CLASSIC_RESTORED if request.options.get("classic_restore", True) else frozenset()
         infrared, visible, net_controls, restored = restore_first(

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from napari_textif import vocabulary
 from napari_textif.controls import DEGRADATIONS, Controls
+from napari_textif.pairkinds import DEFAULT_KIND, PairKind, get_kind
 
 DEFAULT_STRENGTH = 0.6
 DEFAULT_PREFERENCE = 0.6
@@ -133,8 +135,11 @@ def _phrases(text: str) -> list[tuple[str, ...]]:
     return [tuple(p.replace("-", " ").replace("'", "").split()) for p in text.split(",") if p.strip()]
 
 
-def _build_lexicon() -> dict[str, list[tuple[tuple[str, ...], str, object]]]:
-    entries: list[tuple[tuple[str, ...], str, object]] = []
+_Entry = tuple[tuple[str, ...], str, object]
+
+
+def _build_lexicon(extra: Iterable[_Entry] = ()) -> dict[str, list[_Entry]]:
+    entries: list[_Entry] = list(extra)
     add = entries.extend
     for family, levels in vocabulary.DEGRADATION_WORDS.items():
         for base, text in levels.items():
@@ -178,6 +183,29 @@ def _build_fuzzy() -> dict[str, str]:
 
 _LEXICON = _build_lexicon()
 _FUZZY = _build_fuzzy()
+#: What the two cameras are called in notes, by default.
+_LABELS = {"ir": "infrared", "vis": "visible"}
+
+
+@functools.cache
+def _kind_lexicon(name: str) -> dict[str, list[_Entry]]:
+    """The lexicon plus the role names and targets of a pair kind (:data:`vocabulary.ROLE_WORDS`)."""
+    pair = get_kind(name)
+    if pair.is_default:
+        return _LEXICON
+    entries: list[_Entry] = []
+    for role in pair.roles:
+        camera = "ir" if role.slot == "infrared" else "vis"
+        entries += [(p, "mod", camera) for p in _phrases(vocabulary.ROLE_WORDS.get(role.name, ""))]
+        target = "hot" if camera == "ir" else "detail"
+        entries += [(p, target, " ".join(p)) for p in _phrases(vocabulary.ROLE_TARGETS.get(role.name, ""))]
+    return _build_lexicon(entries)
+
+
+def _kind_labels(pair: PairKind) -> dict[str, str]:
+    if pair.is_default:
+        return _LABELS
+    return {"ir" if r.slot == "infrared" else "vis": r.label for r in pair.roles}
 
 
 def _normalize(word: str) -> str:
@@ -201,11 +229,13 @@ def _tokenize(prompt: str) -> tuple[list[str], list[tuple[int, int]]]:
     return words, spans
 
 
-def _match(words: list[str], spans: list[tuple[int, int]]) -> list[_Item]:
+def _match(
+    words: list[str], spans: list[tuple[int, int]], lexicon: dict[str, list[_Entry]] = _LEXICON
+) -> list[_Item]:
     items: list[_Item] = []
     i = 0
     while i < len(words):
-        found = _match_at(words, i)
+        found = _match_at(words, i, lexicon)
         if found is None:
             cat, value, n = _number_or_word(words[i])
         else:
@@ -223,8 +253,8 @@ def _number_or_word(word: str) -> tuple[str, object, int]:
         return "word", word, 1
 
 
-def _match_at(words: list[str], i: int) -> tuple[str, object, int] | None:
-    for phrase, cat, value in _LEXICON.get(words[i], ()):
+def _match_at(words: list[str], i: int, lexicon: dict[str, list[_Entry]]) -> tuple[str, object, int] | None:
+    for phrase, cat, value in lexicon.get(words[i], ()):
         if tuple(words[i : i + len(phrase)]) == phrase:
             return cat, value, len(phrase)
     return None
@@ -307,9 +337,10 @@ class _Event:
 class _Reader:
     """Reads the matched items of one prompt into control events."""
 
-    def __init__(self, prompt: str, items: list[_Item]) -> None:
+    def __init__(self, prompt: str, items: list[_Item], labels: dict[str, str] = _LABELS) -> None:
         self.prompt = prompt
         self.items = items
+        self.labels = labels
         self.events: list[tuple[int, _Event]] = []
         self.notes: list[str] = []
         self.segments: dict[int, tuple[int, int]] = {}
@@ -422,10 +453,10 @@ class _DegradationReader(_Reader):
             control = vocabulary.FAMILY_CONTROLS[family][cam]
             if control is None:
                 if len(cameras) == 1:
-                    self.notes.append(_no_control_note(family, cam, phrase))
+                    self.notes.append(_no_control_note(family, cam, phrase, self.labels))
                 continue
             if family == "low_light" and cam == "ir":
-                self.notes.append(f"{phrase!r}: a dark infrared image was read as low contrast")
+                self.notes.append(f"{phrase!r}: a dark {self.labels['ir']} image was read as low contrast")
             self.emit(item, control, strength, phrase, weak=how == "default")
 
     def strength(self, index: int, base: float) -> tuple[float, _Item | None]:
@@ -606,9 +637,9 @@ def _resolve(events: list[tuple[int, _Event]]) -> tuple[dict[str, float], dict[s
     return values, phrases, excluded
 
 
-def _no_control_note(family: str, camera: str, phrase: str) -> str:
-    other = "visible" if camera == "ir" else "infrared"
-    here = "infrared" if camera == "ir" else "visible"
+def _no_control_note(family: str, camera: str, phrase: str, labels: dict[str, str] = _LABELS) -> str:
+    other = labels["vis"] if camera == "ir" else labels["ir"]
+    here = labels[camera]
     what = family.replace("_", " ")
     return f"{phrase!r}: {what} is restored on the {other} image only, not the {here}; ignored"
 
@@ -650,7 +681,7 @@ def _cut(prompt: str) -> tuple[str, str | None]:
     return kept, note
 
 
-def interpret(prompt: str) -> Interpretation:
+def interpret(prompt: str, *, kind: str | PairKind = DEFAULT_KIND) -> Interpretation:
     """Turn a prompt into :class:`Controls`, saying which words set each control.
 
     Parameters
@@ -660,6 +691,12 @@ def interpret(prompt: str) -> Interpretation:
         hazy; keep people bright"``. Empty means plain fusion. Only the first
         :data:`MAX_PROMPT_CHARS` characters are read (cut at a word boundary); a
         note says so when a longer text is cut.
+    kind : str or PairKind, optional
+        The pair kind (:mod:`napari_textif.pairkinds`). Other kinds add their modality
+        names and what each image shows (``"the CT is noisy"``, ``"keep the bone
+        bright"``, ``"more soft-tissue detail"``, ``"highlight the PET uptake"``,
+        ``"T1"``/``"T2"`` for the MRI); Controls that do not apply to the kind (rain, haze
+        for MRI-CT) are left at zero with a note.
 
     Returns
     -------
@@ -675,18 +712,39 @@ def interpret(prompt: str) -> Interpretation:
     'thermal_emphasis=+0.80'
     >>> interpret("ein dunkles Bild").notes
     ("no known request found in 'ein dunkles Bild'; plain fusion is used",)
+    >>> interpret("the CT is noisy; keep the bone bright", kind="mri-ct").controls.summary()
+    'ir_noise=0.60, thermal_emphasis=+0.60'
     """
     if not isinstance(prompt, str):
         raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    pair = get_kind(kind)
+    labels = _kind_labels(pair)
     prompt, cut_note = _cut(prompt)
     words, spans = _tokenize(prompt)
-    items = _structure(_merge_coordinated(_match(words, spans)))
-    preferences = _PreferenceReader(prompt, items)
+    items = _structure(_merge_coordinated(_match(words, spans, _kind_lexicon(pair.name))))
+    preferences = _PreferenceReader(prompt, items, labels)
     preferences.read()
-    degradations = _DegradationReader(prompt, items)
+    degradations = _DegradationReader(prompt, items, labels)
     degradations.read()
     values, phrases, excluded = _resolve(preferences.events + degradations.events)
     notes = list(dict.fromkeys(([cut_note] if cut_note else []) + preferences.notes + degradations.notes))
-    if not values and not excluded and prompt.strip() and not any(i.cat == "task" for i in items):
+    dropped = _drop_inapplicable(pair, values, phrases, excluded)
+    notes += [n for n in dropped if n not in notes]
+    understood = values or excluded or dropped or any(i.cat == "task" for i in items)
+    if not understood and prompt.strip():
         notes.append(_language_note(prompt))
     return Interpretation(Controls(**values), phrases, tuple(notes), excluded)
+
+
+def _drop_inapplicable(
+    pair: PairKind, values: dict[str, float], phrases: dict[str, str], excluded: dict[str, str]
+) -> list[str]:
+    """Remove the controls that do not apply to ``pair`` (in place); one note per phrase."""
+    notes: dict[str, list[str]] = {}
+    for name in pair.inapplicable(list(values)):
+        values.pop(name)
+        notes.setdefault(phrases.pop(name), []).append(name)
+    for name in pair.inapplicable(list(excluded)):
+        excluded.pop(name)
+    return [f"{phrase!r}: {', '.join(names)} does not apply to {pair.title} pairs; ignored"
+            for phrase, names in notes.items()]

@@ -215,3 +215,33 @@ FUZZY_TARGETS = (
     "infrared", "thermal", "visible", "overexposed", "underexposed", "overexposure",
     "underexposure", "striping", "speckled", "blurred", "blurriness",
 )
+
+# --- other pair kinds (interpret(prompt, kind=...); napari_textif.pairkinds names the roles) ------
+
+#: role -> the names of its modality; each is read as that role's camera ("the CT is noisy").
+#: "T1"/"T2" are written "t 1"/"t 2" because the tokenizer splits letters from digits.
+ROLE_WORDS: dict[str, str] = {
+    "mri": "mri, mr, mr image, mr images, magnetic resonance, magnetic resonance image, t 1, t 2, "
+    "t 1 weighted, t 2 weighted, t 1w, t 2w, flair, proton density, structural image, structural scan",
+    "ct": "ct, ct scan, ct image, cat scan, computed tomography, x ray ct",
+    "pet": "pet, pet scan, pet image, positron emission tomography, fdg, fdg pet",
+    "spect": "spect, spet, spect scan, spect image, single photon emission tomography",
+    "a": "channel a, channel 1, first channel, first image, first one",
+    "b": "channel b, channel 2, second channel, second image, second one",
+}
+#: role -> what its image shows; a verb or "bright"/"visible" beside these weights that role
+#: ("keep the bone bright": its intensity; "more soft-tissue detail": detail).
+ROLE_TARGETS: dict[str, str] = {
+    "mri": "soft tissue, soft tissues, soft tissue detail, soft tissue details, soft tissue contrast, "
+    "anatomy, anatomical detail, anatomical details, anatomical structure, brain structure, "
+    "brain structures, grey matter, gray matter, white matter, gyri, sulci, ventricles, cortex, "
+    "tissue contrast, tissue detail, structural detail, structural details",
+    "ct": "bone, bones, bony, bony structures, bone structure, bone structures, skull, "
+    "calcification, calcifications, dense structures, dense tissue, hard tissue",
+    "pet": "uptake, pet uptake, tracer uptake, fdg uptake, metabolism, metabolic activity, "
+    "activity, hot spots, hotspots, lesion, lesions, tumour, tumor, tumours, tumors, "
+    "function, functional information, functional signal, pet signal, pet colours, pet colors",
+    "spect": "uptake, spect uptake, tracer uptake, perfusion, blood flow, activity, hot spots, "
+    "lesion, lesions, function, functional information, functional signal, spect signal, "
+    "spect colours, spect colors",
+}

@@ -45,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout-every", type=int, default=None, metavar="N",
                    help="keep every N-th pair of each --data folder (by name, first included) out of "
                    "training and validate on them (when no --val is given)")
+    p.add_argument("--holdout-slices", action="store_true",
+                   help="medical volumes (pairs named VVSSS): split by slice-number ranges, train on "
+                   "the training range and validate on the validation range; the held-out range is "
+                   "never used (napari_textif.training.datasets.split_slices)")
     p.add_argument("--loss", default=None,
                    help="JSON object of loss options: gradient_scales (list of int), correlation_weight "
                    "(float), e.g. '{\"gradient_scales\": [1, 2, 4]}'")
@@ -84,6 +88,7 @@ def run_train(args: argparse.Namespace) -> int:
         policy=_json_object(args.policy, "--policy") or {},
         loss=_json_object(args.loss, "--loss") or {},
         init=None if args.init is None else str(args.init), holdout_every=args.holdout_every,
+        holdout_slices=args.holdout_slices,
     )
     result = train(config, resume=args.resume, progress=not args.no_progress)
     print(f"trained {config.engine} for steps {result.start_step}..{result.steps} "

@@ -4,7 +4,8 @@ Folder layouts found by :func:`find_pairs` (folder names are matched without
 regard to case, files by stem):
 
 * **pairs**: ``ir/`` (or ``infrared/``) and ``vi/`` (or ``vis/``, ``visible/``),
-  as in ``shared/data/ivif/*``; a folder holding such folders at any depth
+  as in ``shared/data/ivif/*``, or ``mri/`` with ``ct/``, ``pet/`` or ``spect/``
+  (the MRI in the visible slot, as in ``shared/data/medical/*``); a folder holding such folders at any depth
   (``m3svd/<sequence>/{ir,vi}``) is searched too;
 * **EMS** (the Text-IF paper's set): ``Infrared/``, ``Visible/`` with clean
   references in ``Infrared_gt/``, ``Visible_gt/`` and prompts in ``text/``
@@ -38,6 +39,7 @@ from napari_textif import imaging
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS, PREFERENCES, Controls
 from napari_textif.interpretation import DEFAULT_STRENGTH
 from napari_textif.io import list_images, read_image
+from napari_textif.pairkinds import slot_folders
 from napari_textif.training.degrade import degrade_pair
 
 #: Strength given to a capture that is really degraded (its true strength is unknown):
@@ -45,8 +47,10 @@ from napari_textif.training.degrade import degrade_pair
 REAL_STRENGTH = DEFAULT_STRENGTH
 MAX_SEARCH_DEPTH = 4
 
-_IR_DIRS = ("ir", "infrared")
-_VIS_DIRS = ("vi", "vis", "visible")
+#: Folder names of the intensity and detail images: ir/ + vi/, and those of the other pair kinds
+#: (mri/ with ct/, pet/ or spect/; :mod:`napari_textif.pairkinds`).
+_IR_DIRS = slot_folders("infrared")
+_VIS_DIRS = slot_folders("visible")
 _IR_GT_DIRS = ("ir_gt", "infrared_gt")
 _VIS_GT_DIRS = ("vi_gt", "vis_gt", "visible_gt")
 #: Words of an EMS folder name -> the degradation its captures carry.
@@ -265,6 +269,66 @@ def split_every(
     return train, held
 
 
+#: Where the held-out and validation slices of a volume lie: ranges of position among the
+#: volume's slices sorted by slice number (0 the first, 1 past the last). The slice next to a
+#: range is left out of the neighbouring split, so adjacent slices never straddle two splits.
+SLICE_RANGES: dict[str, tuple[float, float]] = {"val": (0.35, 0.45), "held_out": (0.45, 0.70)}
+
+
+def slice_id(record: PairRecord) -> tuple[str, int] | None:
+    """``(volume, slice number)`` of a pair named like ``VVSSS`` (volume digits, 3 slice digits)."""
+    stem = record.infrared[0].path.stem
+    if not stem.isdigit() or len(stem) < 4:
+        return None
+    return stem[:-3], int(stem[-3:])
+
+
+def split_slices(records: Sequence[PairRecord]) -> dict[str, list[PairRecord]]:
+    """Split slices of volumes into ``train``, ``val`` and ``held_out`` by slice-number ranges.
+
+    Pairs are grouped by volume (see :func:`slice_id`; a folder and a volume prefix) and
+    each volume's slices, sorted by number, are cut at the positions of
+    :data:`SLICE_RANGES`; a slice whose neighbour (slice number one more or one less)
+    lies in another split is dropped (``gap``). Pairs not named like slices go to ``train``.
+
+    Returns
+    -------
+    dict of str to list of PairRecord
+        ``train``, ``val``, ``held_out`` and ``gap``, each in the input order.
+    """
+    volumes: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for i, record in enumerate(records):
+        ident = slice_id(record)
+        if ident is not None:
+            key = (str(record.infrared[0].path.parent), ident[0])
+            volumes.setdefault(key, []).append((ident[1], i))
+    roles = ["train"] * len(records)
+    for members in volumes.values():
+        members.sort()
+        split = {number: _slice_split((j + 0.5) / len(members)) for j, (number, _) in enumerate(members)}
+        for number, i in members:
+            neighbours = {split[n] for n in (number - 1, number + 1) if n in split}
+            roles[i] = "gap" if _needs_gap(split[number], neighbours) else split[number]
+    out: dict[str, list[PairRecord]] = {"train": [], "val": [], "held_out": [], "gap": []}
+    for role, record in zip(roles, records, strict=True):
+        out[role].append(record)
+    return out
+
+
+def _slice_split(position: float) -> str:
+    for name, (low, high) in SLICE_RANGES.items():
+        if low <= position < high:
+            return name
+    return "train"
+
+
+def _needs_gap(split: str, neighbours: set[str]) -> bool:
+    """Train next to another split, or validation next to held-out, gives way."""
+    if split == "train":
+        return bool(neighbours - {"train"})
+    return split == "val" and "held_out" in neighbours
+
+
 def split_holdout(
     records: Sequence[PairRecord], *, fraction: float = 0.05, max_count: int = 8, seed: int = 0
 ) -> tuple[list[PairRecord], list[PairRecord]]:
@@ -302,6 +366,9 @@ class DegradationPolicy:
         Chance that a sample's simulated degradations are left out of its Controls;
         its targets are then the degraded inputs themselves, so a network learns to
         restore only what it is told and to fuse faithfully otherwise.
+    kinds : tuple of str
+        The degradations that may be simulated (empty: all nine); e.g. those of a pair
+        kind (:attr:`napari_textif.pairkinds.PairKind.controls`) for medical pairs.
     """
 
     visible_counts: tuple[float, ...] = (0.3, 0.55, 0.15)
@@ -310,8 +377,12 @@ class DegradationPolicy:
     preference_prob: float = 0.5
     zoom_range: tuple[float, float] = (0.5, 1.0)
     unnamed_prob: float = 0.0
+    kinds: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.kinds) - set(DEGRADATIONS))
+        if unknown:
+            raise ValueError(f"policy kinds has unknown degradations {unknown}; known: {list(DEGRADATIONS)}")
         for name in ("preference_prob", "unnamed_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -330,12 +401,17 @@ class DegradationPolicy:
             raise ValueError(f"policy has unknown fields {unknown}; known: {sorted(fields)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in (data or {}).items()})
 
+    @property
+    def allowed(self) -> tuple[str, ...]:
+        """The degradations that may be simulated, in layout order."""
+        return tuple(k for k in DEGRADATIONS if not self.kinds or k in self.kinds)
+
     def draw(self, rng: np.random.Generator, *, visible: bool, infrared: bool) -> dict[str, float]:
         """Draw simulated degradation strengths for the modalities that may be degraded."""
         chosen: dict[str, float] = {}
         groups = [
-            (visible, self.visible_counts, [k for k in DEGRADATIONS if k.startswith("vis_")]),
-            (infrared, self.infrared_counts, [k for k in DEGRADATIONS if k.startswith("ir_")]),
+            (visible, self.visible_counts, [k for k in self.allowed if k.startswith("vis_")]),
+            (infrared, self.infrared_counts, [k for k in self.allowed if k.startswith("ir_")]),
         ]
         for allowed, counts, kinds in groups:
             count = int(rng.choice(len(counts), p=np.asarray(counts) / np.sum(counts)))

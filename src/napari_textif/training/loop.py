@@ -58,6 +58,7 @@ from napari_textif.training.datasets import (
     find_pairs,
     split_every,
     split_holdout,
+    split_slices,
 )
 from napari_textif.training.losses import LOSS_TERMS, fusion_loss
 
@@ -106,6 +107,10 @@ class TrainConfig:
     holdout_every : int or None
         Keep every n-th pair of each ``data`` folder (sorted by name, the first one
         included) out of training and validate on those; ignored when ``val`` is given.
+    holdout_slices : bool
+        Split volumes of slices (medical pairs named ``VVSSS``) by slice-number ranges
+        (:func:`napari_textif.training.datasets.split_slices`): train on the training
+        range, validate on the validation range, never touch the held-out range.
     """
 
     engine: str
@@ -134,6 +139,7 @@ class TrainConfig:
     policy: dict[str, Any] = dataclasses.field(default_factory=dict)
     init: str | None = None
     holdout_every: int | None = None
+    holdout_slices: bool = False
     loss: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -321,6 +327,9 @@ def _lr_factor(config: TrainConfig) -> Callable[[int], float]:
 def _build_data(config: TrainConfig) -> tuple[PairDataset, PairDataset | None]:
     if config.val:
         records, val_records = find_pairs(config.data), find_pairs(config.val)[: config.val_pairs]
+    elif config.holdout_slices:
+        parts = split_slices(find_pairs(config.data))
+        records, val_records = parts["train"], _spread(parts["val"], config.val_pairs)
     elif config.holdout_every:
         records, held = split_every(config.data, config.holdout_every)
         val_records = _spread(held, config.val_pairs)

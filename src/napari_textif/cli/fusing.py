@@ -39,6 +39,17 @@ def _add_fusion_options(parser: argparse.ArgumentParser) -> None:
                         help="auto, cpu, cuda or mps (torch engines; default: the configured one, else auto)")
     parser.add_argument("--checkpoint", default=None, help="weights file for engines that need one")
     parser.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bit depth of the output")
+    add_kind_option(parser)
+
+
+def add_kind_option(parser: argparse.ArgumentParser) -> None:
+    """``--kind``: the pair kind (infrared/visible by default; MRI-CT, MRI-PET...)."""
+    from napari_textif.pairkinds import DEFAULT_KIND, KINDS
+
+    shown = "; ".join(f"{k.name}: {k.roles[0].label} then {k.roles[1].label}" for k in KINDS.values())
+    parser.add_argument("--kind", default=DEFAULT_KIND, choices=tuple(KINDS),
+                        help=f"pair kind, which says what the two images are, in order ({shown}); "
+                        f"default {DEFAULT_KIND}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -47,8 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fuse", help="fuse one infrared/visible pair",
         description="Fuse one registered infrared/visible pair into one image.",
     )
-    p.add_argument("infrared", type=Path, help="infrared (thermal) image file")
-    p.add_argument("visible", type=Path, help="visible image file of the same size")
+    p.add_argument("infrared", type=Path, help="infrared (thermal) image file; with --kind, the "
+                   "kind's first image (e.g. the MRI)")
+    p.add_argument("visible", type=Path, help="visible image file of the same size; with --kind, the "
+                   "kind's second image (e.g. the CT, PET or SPECT)")
     p.add_argument("-o", "--output", type=Path, required=True, help="output file (.png, .tif, .jpg)")
     _add_fusion_options(p)
     p.add_argument("--metadata", action="store_true", help="also write OUTPUT.json with provenance")
@@ -99,7 +112,7 @@ def _fusion_kwargs(args: argparse.Namespace) -> dict:
     options = {"checkpoint": str(args.checkpoint)} if args.checkpoint else {}
     options.update(configured.engine_options(get_engine(engine).option_names))
     device = args.device or configured.device
-    return {"engine": engine, "device": device, "auto": args.auto, "options": options}
+    return {"engine": engine, "device": device, "auto": args.auto, "options": options, "kind": args.kind}
 
 
 def _fuse_files(ir_path: Path, vis_path: Path, out: Path, args: argparse.Namespace):

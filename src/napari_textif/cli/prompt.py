@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from napari_textif.cli.fusing import add_kind_option
 from napari_textif.interpretation import Interpretation
 
 
@@ -17,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("prompt", help='the text, e.g. "the visible image is very dark; keep people bright"')
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_kind_option(p)
     p.set_defaults(func=run_interpret)
 
     p = subparsers.add_parser(
@@ -35,7 +37,7 @@ def run_interpret(args: argparse.Namespace) -> int:
     """Print the Controls a prompt sets."""
     from napari_textif.interpretation import interpret
 
-    result = interpret(args.prompt)
+    result = interpret(args.prompt, kind=args.kind)
     if args.json:
         print(json.dumps(_as_record(result), indent=2))
         return 0

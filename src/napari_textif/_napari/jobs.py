@@ -26,9 +26,10 @@ from napari_textif.api import FusionResult, fuse
 from napari_textif.controls import PREFERENCES, Controls
 from napari_textif.engines import FusionCancelled
 from napari_textif.interpretation import Interpretation
+from napari_textif.pairkinds import DEFAULT_KIND, KINDS, PairKind, get_kind
 
-IR_WORDS = frozenset({"ir", "infrared", "thermal", "lwir", "mwir", "swir", "tir", "flir", "heat"})
-VIS_WORDS = frozenset({"vis", "vi", "visible", "rgb", "color", "colour", "optical", "daylight", "eo"})
+IR_WORDS = frozenset(get_kind(DEFAULT_KIND).role("infrared").layer_words)
+VIS_WORDS = frozenset(get_kind(DEFAULT_KIND).role("visible").layer_words)
 METADATA_KEY = "napari_textif"
 #: A whole-stack result may use at most this share of the free memory.
 MEMORY_SHARE = 0.5
@@ -45,8 +46,12 @@ def name_tokens(name: str) -> set[str]:
     return {t for t in re.split(r"[^a-z0-9]+", name.lower()) if t}
 
 
-def auto_pick(layers: list[Any]) -> tuple[Any | None, Any | None]:
-    """Guess (infrared, visible) among image layers from names, then from colour.
+def auto_pick(layers: list[Any], kind: str | PairKind = DEFAULT_KIND) -> tuple[Any | None, Any | None]:
+    """Guess the layers of the (infrared, visible) slots of ``kind`` from names, then from colour.
+
+    A layer whose name holds one of a role's words (:attr:`~napari_textif.pairkinds.Role.layer_words`:
+    ``thermal``, ``ct``, ``pet``, ``t1``...) fills that role's slot; otherwise the slot that gives
+    the colour (visible; PET or SPECT) takes an RGB layer and the other a grey one.
 
     Examples
     --------
@@ -54,38 +59,67 @@ def auto_pick(layers: list[Any]) -> tuple[Any | None, Any | None]:
     >>> ir, vis = auto_pick([L(name="rgb", rgb=True), L(name="thermal_01", rgb=False)])
     >>> ir.name, vis.name
     ('thermal_01', 'rgb')
+    >>> ir, vis = auto_pick([L(name="brain T2", rgb=False), L(name="slice", rgb=True)], "mri-pet")
+    >>> ir.name, vis.name
+    ('slice', 'brain T2')
     """
-    ir = next((x for x in layers if name_tokens(x.name) & IR_WORDS), None)
-    vis = next((x for x in layers if name_tokens(x.name) & VIS_WORDS and x is not ir), None)
+    pair = get_kind(kind)
+    words = {role.slot: frozenset(role.layer_words) for role in pair.roles}
+    ir = next((x for x in layers if name_tokens(x.name) & words["infrared"]), None)
+    vis = next((x for x in layers if name_tokens(x.name) & words["visible"] and x is not ir), None)
     rest = [x for x in layers if x is not ir and x is not vis]
-    if vis is None:
-        vis = next((x for x in rest if x.rgb), rest[-1] if rest else None)
-        rest = [x for x in rest if x is not vis]
-    if ir is None:
-        ir = next((x for x in rest if not x.rgb), rest[0] if rest else None)
-    return ir, vis
+    picks = {"infrared": ir, "visible": vis}
+    colour = pair.colour_slot
+    other = "infrared" if colour == "visible" else "visible"
+    if picks[colour] is None:
+        picks[colour] = next((x for x in rest if x.rgb), rest[-1] if rest else None)
+        rest = [x for x in rest if x is not picks[colour]]
+    if picks[other] is None:
+        picks[other] = next((x for x in rest if not x.rgb), rest[0] if rest else None)
+    return picks["infrared"], picks["visible"]
 
 
-def describe(interpretation: Interpretation, controls: Controls, adjusted: bool) -> str:
+def guess_kind(layers: list[Any]) -> str | None:
+    """The first kind other than infrared/visible whose two roles both name a layer, if any.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as L
+    >>> guess_kind([L(name="mri"), L(name="pet 30030")]), guess_kind([L(name="ir"), L(name="vis")])
+    ('mri-pet', None)
+    """
+    tokens = [name_tokens(x.name) for x in layers]
+    for pair in KINDS.values():
+        if pair.is_default or not all(r.layer_words for r in pair.roles):
+            continue
+        found = [{i for i, t in enumerate(tokens) if t & set(r.layer_words)} for r in pair.roles]
+        if found[0] and found[1] and len(found[0] | found[1]) >= 2:
+            return pair.name
+    return None
+
+
+def describe(
+    interpretation: Interpretation, controls: Controls, adjusted: bool, kind: str = DEFAULT_KIND
+) -> str:
     """The interpretation line: each control with the phrase that set it."""
     if adjusted:
         values = [
-            f"{control_label(n)} {v:+.2f}" if n in PREFERENCES else f"{control_label(n)} {v:.2f}"
+            f"{control_label(n, kind)} {v:+.2f}" if n in PREFERENCES else f"{control_label(n, kind)} {v:.2f}"
             for n, v in controls.active().items()
         ]
         head = "adjusted by hand: " + ("; ".join(values) or "all zero (plain fusion)")
         return head if not interpretation.notes else head + " · " + " · ".join(interpretation.notes)
     parts = [
-        f"{control_label(name)} {value:+.2f} ← “{interpretation.phrases.get(name, '?')}”"
+        f"{control_label(name, kind)} {value:+.2f} ← “{interpretation.phrases.get(name, '?')}”"
         if name in PREFERENCES
-        else f"{control_label(name)} {value:.2f} ← “{interpretation.phrases.get(name, '?')}”"
+        else f"{control_label(name, kind)} {value:.2f} ← “{interpretation.phrases.get(name, '?')}”"
         for name, value in controls.active().items()
     ]
     text = "; ".join(parts) or "neutral: plain fusion, no restoration"
     return " · ".join([text, *interpretation.notes])
 
 
-def describe_severity(severity: Mapping[str, Mapping[str, Any]]) -> str:
+def describe_severity(severity: Mapping[str, Mapping[str, Any]], kind: str = DEFAULT_KIND) -> str:
     """The measured-severity line of a result (``provenance["severity"]``): strength used per kind.
 
     Examples
@@ -94,15 +128,21 @@ def describe_severity(severity: Mapping[str, Mapping[str, Any]]) -> str:
     'measured on the images: visible haze 0.25 (words 0.60, images 0.25)'
     """
     parts = [
-        f"{control_label(name)} {s['strength']:.2f} (words {s['said']:.2f}, "
+        f"{control_label(name, kind)} {s['strength']:.2f} (words {s['said']:.2f}, "
         + ("images too small to measure)" if s["measured"] is None else f"images {s['measured']:.2f})")
         for name, s in severity.items()
     ]
     return "measured on the images: " + "; ".join(parts) if parts else ""
 
 
-def control_label(control: str) -> str:
-    return control.replace("vis_", "visible ").replace("ir_", "infrared ").replace("_", " ")
+def control_label(control: str, kind: str = DEFAULT_KIND) -> str:
+    """A control's name in words, the images named as the pair ``kind`` names them."""
+    pair = get_kind(kind)
+    if pair.is_default:
+        return control.replace("vis_", "visible ").replace("ir_", "infrared ").replace("_", " ")
+    label = {role.slot: role.label for role in pair.roles}
+    named = control.replace("vis_", label["visible"] + " ").replace("ir_", label["infrared"] + " ")
+    return named.replace("thermal_emphasis", f"{label['infrared']} emphasis").replace("_", " ")
 
 
 def takes_checkpoint(engine: Any) -> bool:
@@ -138,10 +178,12 @@ def fits_in_memory(nbytes: int) -> bool:
 
 
 def check_lazy(ir: geometry.LayerView, vis: geometry.LayerView, mapping: np.ndarray | None,
-               nbytes: int) -> None:
+               nbytes: int, kind: str = DEFAULT_KIND) -> None:
     """Refuse a whole-stack result too big for memory that cannot be a lazy stack either."""
     why = ("the infrared is resampled onto the visible grid" if mapping is not None else
-           "the layers' frames differ" if ir.leading_shape != vis.leading_shape else "")
+           "the layers' frames differ" if ir.leading_shape != vis.leading_shape else
+           f"lazy stacks are infrared/visible only, not {get_kind(kind).title}" if kind != DEFAULT_KIND
+           else "")
     if why:
         free = free_memory() or 0
         raise geometry.GeometryError(
@@ -180,6 +222,7 @@ class FusionJob:
     lazy: bool = False
     #: A dask.distributed scheduler address for lazy results ("" : dask's default, threads here).
     scheduler: str = ""
+    kind: str = DEFAULT_KIND
 
     def read_pair(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Read frame ``k`` of both layers, the infrared resampled onto the visible grid."""
@@ -212,6 +255,7 @@ def make_job(
     options: Mapping[str, Any] | None = None,
     live: bool = False,
     scheduler: str = "",
+    kind: str = DEFAULT_KIND,
 ) -> FusionJob:
     """Snapshot two image layers and the settings into a :class:`FusionJob`.
 
@@ -227,7 +271,10 @@ def make_job(
         When the layers are missing, the same, unreadable or do not overlay.
     """
     if ir_layer is None or vis_layer is None:
-        raise geometry.GeometryError("pick an infrared and a visible image layer first")
+        pair = get_kind(kind)
+        raise geometry.GeometryError(
+            "pick an infrared and a visible image layer first" if pair.is_default
+            else f"pick the {pair.roles[0].label} and the {pair.roles[1].label} image layers first")
     if ir_layer is vis_layer:
         raise geometry.GeometryError(
             f"infrared and visible are the same layer {ir_layer.name!r}; pick two different layers"
@@ -243,13 +290,13 @@ def make_job(
         nbytes = len(frames) * int(np.prod(vis.plane_shape)) * (3 if vis.rgb else 1) * 4
         lazy = not fits_in_memory(nbytes)
         if lazy:
-            check_lazy(ir, vis, mapping, nbytes)
+            check_lazy(ir, vis, mapping, nbytes, kind)
     return FusionJob(
         ir, vis, frames, ir_frames, mapping, prompt, controls, engine, device, dict(options or {}),
         single, geometry.result_transform(vis_layer, vis, shown),
         result_name(ir.name, vis.name, prompt, shown),
         {"infrared": ir.name, "visible": vis.name, "scope": "slice" if single else "stack"},
-        job_notes(ir, vis, mapping), live, lazy, scheduler,
+        job_notes(ir, vis, mapping), live, lazy, scheduler, kind,
     )
 
 
@@ -353,8 +400,9 @@ def fusion_steps(job: FusionJob, state: RunState) -> Iterator[Progress]:
             ir, vis = job.read_pair(k)
             yield Progress(k / n, f"fusing frame {k + 1}/{n}" if n > 1 else "fusing")
             result = fuse(
-                ir, vis, job.prompt, engine=job.engine, controls=job.controls, device=job.device,
-                options=job.options, progress=state.reporter(k, n),
+                infrared=ir, visible=vis, prompt=job.prompt, kind=job.kind, engine=job.engine,
+                controls=job.controls, device=job.device, options=job.options,
+                progress=state.reporter(k, n),
             )
             if data is None:
                 data = np.zeros(job.output_shape(result.image), np.float32)

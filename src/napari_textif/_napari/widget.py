@@ -56,6 +56,7 @@ from napari_textif._napari.jobs import (
     describe_severity,
     fusion_steps,
     guarded,
+    guess_kind,
     make_job,
     metrics_steps,
     missing_names,
@@ -67,6 +68,7 @@ from napari_textif._napari.jobs import (
 from napari_textif.controls import CONTROL_NAMES, Controls, control_range
 from napari_textif.engines import default_engine, get_engine, list_engines
 from napari_textif.interpretation import interpret
+from napari_textif.pairkinds import DEFAULT_KIND, KINDS, get_kind
 
 EXAMPLE_PROMPTS: tuple[str, ...] = (
     "the visible image is dark and noisy; keep people bright",
@@ -75,6 +77,17 @@ EXAMPLE_PROMPTS: tuple[str, ...] = (
     "the infrared camera shows stripe noise",
     "rain on the visible camera, favour fine detail",
 )
+#: Example prompts of the other pair kinds (infrared/visible ones: :data:`EXAMPLE_PROMPTS`).
+KIND_EXAMPLES: dict[str, tuple[str, ...]] = {
+    "mri-ct": ("keep the bone bright", "the CT is noisy; more soft-tissue detail",
+               "the MRI is blurry", "favour the MRI, less CT"),
+    "mri-pet": ("keep the PET uptake bright", "more soft-tissue detail", "the T2 image is noisy",
+                "the PET has low contrast"),
+    "mri-spect": ("keep the SPECT uptake bright", "more soft-tissue detail", "the SPECT is noisy",
+                  "the MRI is dark"),
+    "channels": ("keep the first channel bright", "the second channel is noisy",
+                 "bring out fine details"),
+}
 HISTORY_PLACEHOLDER = "examples and history…"
 HISTORY_SIZE = 10
 LIVE_DELAY_MS = 350
@@ -137,6 +150,7 @@ class FusionWidget(Container):
         self._adjusted = False
         self._syncing = False
         self._auto = {"infrared": True, "visible": True}
+        self._kind_auto = True
         self._history: list[str] = []
         self._seconds_per_frame: dict[str, float] = {}
         self._live_pending = False
@@ -160,6 +174,9 @@ class FusionWidget(Container):
         self._qt_edges()
 
     def _build_inputs(self) -> list[Any]:
+        self.kind = ComboBox(label="pair", choices=[(k.title, k.name) for k in KINDS.values()],
+                             value=DEFAULT_KIND, tooltip="What the two images are; the pickers, the "
+                             "prompt words, the weights and the colour follow it")
         self.infrared_layer = ComboBox(label="infrared", choices=self._layer_choices, nullable=True,
                                        tooltip="The thermal image layer")
         self.visible_layer = ComboBox(
@@ -168,7 +185,8 @@ class FusionWidget(Container):
         )
         self.scope = ComboBox(label="frames", choices=SCOPES, value=SCOPES[0], visible=False,
                               tooltip="Fuse the slice on screen, or every frame of the stack")
-        return [self.infrared_layer, self.visible_layer, self.scope]
+        self._tooltips = {"infrared": self.infrared_layer.tooltip, "visible": self.visible_layer.tooltip}
+        return [self.kind, self.infrared_layer, self.visible_layer, self.scope]
 
     def _build_prompt(self) -> list[Any]:
         self.prompt = LineEdit(label="prompt", tooltip="What is wrong or wanted, e.g. "
@@ -240,6 +258,7 @@ class FusionWidget(Container):
         for layer in layers:
             layer.events.name.connect(self._refresh_layers)
         self._viewer.dims.events.current_step.connect(self._on_dims_changed)
+        self.kind.changed.connect(self._on_kind_changed)
         self.infrared_layer.changed.connect(lambda _v: self._on_pick("infrared"))
         self.visible_layer.changed.connect(lambda _v: self._on_pick("visible"))
         self.prompt.changed.connect(self._on_prompt_changed)
@@ -275,7 +294,12 @@ class FusionWidget(Container):
         try:
             self.infrared_layer.reset_choices()
             self.visible_layer.reset_choices()
-            ir, vis = auto_pick([x for x in self._image_layers() if METADATA_KEY not in x.metadata])
+            inputs = [x for x in self._image_layers() if METADATA_KEY not in x.metadata]
+            guess = guess_kind(inputs) if self._kind_auto else None
+            if guess is not None and guess != self.kind.value:
+                self.kind.value = guess
+                self._apply_kind()
+            ir, vis = auto_pick(inputs, self.kind.value)
             pickers = (("infrared", self.infrared_layer, ir), ("visible", self.visible_layer, vis))
             for role, combo, guess in pickers:
                 if (self._auto[role] or combo.value is None) and guess is not None:
@@ -284,6 +308,28 @@ class FusionWidget(Container):
         finally:
             self._syncing = False
         self._update_scope()
+
+    def _on_kind_changed(self, *_: Any) -> None:
+        if self._syncing:
+            return
+        self._kind_auto = False
+        self._auto = {"infrared": True, "visible": True}
+        self._apply_kind()
+        self._refresh_layers()
+
+    def _apply_kind(self) -> None:
+        """Relabel the pickers and sliders for the pair kind, hide the Controls it does not use."""
+        pair = get_kind(self.kind.value)
+        role = {r.slot: r for r in pair.roles}
+        for combo, slot in ((self.infrared_layer, "infrared"), (self.visible_layer, "visible")):
+            combo.label = slot if pair.is_default else role[slot].label
+            combo.tooltip = (self._tooltips[slot] if pair.is_default
+                             else f"The {role[slot].label} image layer: {role[slot].what}")
+        for name, slider in self.sliders.items():
+            slider.label = control_label(name, pair.name)
+            slider.visible = name in pair.controls
+        self.examples.reset_choices()
+        self._on_prompt_changed()
 
     def _on_pick(self, role: str) -> None:
         if not self._syncing:
@@ -302,8 +348,9 @@ class FusionWidget(Container):
     # -- prompt, interpretation and sliders -------------------------------------
 
     def _example_choices(self, _widget: Any = None) -> list[str]:
-        history = [f"{p}" for p in self._history if p not in EXAMPLE_PROMPTS]
-        return [HISTORY_PLACEHOLDER, *history, *EXAMPLE_PROMPTS]
+        examples = KIND_EXAMPLES.get(self.kind.value, EXAMPLE_PROMPTS)
+        history = [f"{p}" for p in self._history if p not in examples]
+        return [HISTORY_PLACEHOLDER, *history, *examples]
 
     def _on_example(self, choice: str) -> None:
         if choice and choice != HISTORY_PLACEHOLDER:
@@ -318,7 +365,7 @@ class FusionWidget(Container):
         self.examples.value = HISTORY_PLACEHOLDER
 
     def _on_prompt_changed(self, *_: Any) -> None:
-        self._interpretation = interpret(self.prompt.value)
+        self._interpretation = interpret(self.prompt.value, kind=self.kind.value)
         self._reset_sliders()
 
     def _reset_sliders(self, *_: Any) -> None:
@@ -340,7 +387,8 @@ class FusionWidget(Container):
         self._schedule_live()
 
     def _show_interpretation(self) -> None:
-        self.interpretation.value = describe(self._interpretation, self.controls(), self._adjusted)
+        self.interpretation.value = describe(self._interpretation, self.controls(), self._adjusted,
+                                             self.kind.value)
 
     def controls(self) -> Controls:
         """The Controls the next run uses: the sliders (initialised from the prompt)."""
@@ -521,7 +569,7 @@ class FusionWidget(Container):
             scope=scope, prompt=self.prompt.value, controls=self.controls() if self._adjusted else None,
             engine=engine,
             device=self.device.value, options=self._options(), live=live,
-            scheduler=self._settings.scheduler,
+            scheduler=self._settings.scheduler, kind=self.kind.value,
         )
 
     def cancel(self, *_: Any) -> None:
@@ -569,9 +617,9 @@ class FusionWidget(Container):
         )
         self.device.tooltip = f"last run used {first.device}"
         self.device.label = f"device ({first.device})"
-        measured = describe_severity(first.provenance.get("severity", {}))
+        measured = describe_severity(first.provenance.get("severity", {}), first.kind)
         if measured and not self._adjusted:
-            understood = describe(self._interpretation, self.controls(), False)
+            understood = describe(self._interpretation, self.controls(), False, first.kind)
             self.interpretation.value = f"{understood} · {measured}"
         notes = layer.metadata[METADATA_KEY]["notes"]
         if notes and not job.live:

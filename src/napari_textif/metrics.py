@@ -542,6 +542,59 @@ def psnr(image: object, reference: object, *, data_range: float = 255.0) -> floa
     return float("inf") if mse == 0.0 else float(10.0 * np.log10(span * span / mse))
 
 
+# ----------------------------------------------------------------------------- colour
+
+#: Pixels of the reference with at least this HSV saturation and value count as coloured.
+COLOURED_SATURATION = 0.2
+COLOURED_VALUE = 0.1
+
+
+def hue_difference(
+    fused: object, reference: object, *, min_saturation: float = COLOURED_SATURATION,
+    min_value: float = COLOURED_VALUE,
+) -> float:
+    """Mean hue difference in degrees between ``fused`` and ``reference`` over its coloured pixels.
+
+    How well a fusion kept a pseudo-colour image's colours (PET, SPECT): hue is compared
+    on the circle (0..180 degrees), on the pixels where the reference's HSV saturation is
+    at least ``min_saturation`` and its value at least ``min_value``.
+
+    Parameters
+    ----------
+    fused, reference : array_like
+        RGB images ``(H, W, 3)`` of the same shape, float in ``[0, 1]`` or integer.
+
+    Returns
+    -------
+    float
+        Degrees; NaN when the reference has no coloured pixel.
+
+    Examples
+    --------
+    >>> red = np.zeros((4, 4, 3)); red[..., 0] = 1.0
+    >>> hue_difference(red * 0.5, red)
+    0.0
+    """
+    from skimage.color import rgb2hsv
+
+    f, r = _rgb01(fused, "fused"), _rgb01(reference, "reference")
+    _same_shape(fused=f, reference=r)
+    ref_hsv, fused_hsv = rgb2hsv(r), rgb2hsv(f)
+    coloured = (ref_hsv[..., 1] >= min_saturation) & (ref_hsv[..., 2] >= min_value)
+    if not coloured.any():
+        return float("nan")
+    turn = np.abs(fused_hsv[..., 0] - ref_hsv[..., 0])[coloured]
+    return float(np.mean(np.minimum(turn, 1.0 - turn)) * 360.0)
+
+
+def _rgb01(image: object, name: str) -> np.ndarray:
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] < 3:
+        raise ValueError(f"{name} must be an RGB image (H, W, 3), got shape {array.shape}")
+    data, _ = imaging.to_float01(array[..., :3], name=name)
+    return data.astype(np.float64)
+
+
 # ----------------------------------------------------------------------------- all at once
 
 

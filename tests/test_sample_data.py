@@ -132,6 +132,51 @@ def test_manifest_lists_both_samples_and_the_menu_entry():
     assert keys == {
         "synthetic_pair": "napari_textif._napari.sample_data:synthetic_sample",
         "real_pair": "napari_textif._napari.sample_data:real_sample",
+        "synthetic_mri_pet": "napari_textif._napari.sample_data:synthetic_medical_sample",
+        "mri_pet": "napari_textif._napari.sample_data:medical_sample",
     }
     menu = manifest.contributions.menus["napari/layers/filter"]
     assert [item.command for item in menu] == ["napari-textif.make_fusion_widget"]
+
+
+# --- the MRI/PET pair -----------------------------------------------------------------------------
+
+
+def _medical_mirror(tmp_path: Path) -> Path:
+    """A folder laid out as the Harvard repository (PET-MRI/{MRI,PET}/30030.png), from shared/data."""
+    source = require_shared("medical", "mri_pet")
+    folder = tmp_path / "www"
+    for role in ("MRI", "PET"):
+        (folder / "PET-MRI" / role).mkdir(parents=True)
+        (folder / "PET-MRI" / role / "30030.png").write_bytes((source / role.lower() / "30030.png").read_bytes())
+    return folder
+
+
+def test_synthetic_medical_sample_is_an_mri_and_a_pseudo_colour_pet():
+    (mri, mri_meta, _), (pet, pet_meta, _) = samples.synthetic_medical_sample()
+    assert mri.shape == (256, 256) and pet.shape == (256, 256, 3) and pet_meta["rgb"]
+    assert "MRI" in mri_meta["name"] and "PET" in pet_meta["name"]
+    assert np.ptp(pet.astype(int), axis=2).max() > 100, "the PET must be in colour"
+
+
+def test_medical_pair_downloads_once_checks_sha256_and_is_cached(serve, tmp_path):
+    base, requests = serve(_medical_mirror(tmp_path))
+    paths = samples.fetch_pair("30030", base_url=base, cache_dir=tmp_path / "cache")
+    assert set(paths) == {"mri", "pet"} and len(requests) == 2
+    (mri, mri_meta, _), (pet, pet_meta, _) = samples.medical_layers(
+        "30030", base_url=base, cache_dir=tmp_path / "cache")
+    assert len(requests) == 2, "the second call must use the cache"
+    assert mri.shape == (256, 256) and pet.shape == (256, 256, 3)
+    assert mri_meta["name"] == "30030 MRI" and pet_meta["name"] == "30030 PET"
+
+
+def test_medical_checksum_mismatch_offers_the_synthetic_phantom(serve, tmp_path):
+    folder = tmp_path / "www"
+    for role in ("MRI", "PET"):
+        (folder / "PET-MRI" / role).mkdir(parents=True)
+        (folder / "PET-MRI" / role / "30030.png").write_bytes(b"not the real file")
+    base, _ = serve(folder)
+    with pytest.raises(samples.SampleDownloadError, match="checksum") as info:
+        samples.fetch_pair("30030", base_url=base, cache_dir=tmp_path / "cache")
+    assert "Synthetic MRI/PET phantom" in str(info.value)
+    assert not list((tmp_path / "cache").rglob("*30030.png"))

@@ -1,8 +1,12 @@
-"""A procedurally generated, registered infrared/visible pair that needs no download.
+"""Procedurally generated, registered pairs that need no download.
 
-The scene has a sky, a textured ground, buildings with windows, trees, a road
-and warm targets (people, a car's engine) that are bright in the infrared
-image and low-contrast in the visible one, so fusion has real work to do.
+:func:`synthetic_pair`: a night scene with a sky, a textured ground, buildings with
+windows, trees, a road and warm targets (people, a car's engine) that are bright in the
+infrared image and low-contrast in the visible one, so fusion has real work to do.
+
+:func:`synthetic_mri_pet`: a brain-like phantom, an MRI slice (folded cortex, white matter,
+ventricles) and a PET slice in pseudo-colour (uptake in the cortex and a hot lesion) on
+the same grid.
 """
 
 from __future__ import annotations
@@ -134,3 +138,55 @@ def _degrade_visible(rgb: np.ndarray, dark: float, haze: float, rng: np.random.G
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+
+
+def synthetic_mri_pet(shape: tuple[int, int] = (256, 256), *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Make a registered MRI/PET pair of a brain-like phantom.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        ``(H, W)``, at least 32 pixels each side.
+    seed : int
+        The phantom is a deterministic function of the seed.
+
+    Returns
+    -------
+    mri : ndarray
+        uint8 ``(H, W)``: grey cortex, bright white matter, dark ventricles, a bright skull.
+    pet : ndarray
+        uint8 ``(H, W, 3)``: smooth uptake (cortex and a lesion) in pseudo-colour, blue to red
+        with the uptake, black outside the brain.
+
+    Examples
+    --------
+    >>> mri, pet = synthetic_mri_pet(shape=(64, 64))
+    >>> mri.shape, pet.shape, pet.dtype
+    ((64, 64), (64, 64, 3), dtype('uint8'))
+    """
+    from skimage.color import hsv2rgb
+
+    if len(shape) != 2 or min(shape) < 32:
+        raise ValueError(f"shape must be (H, W) with both at least 32, got {shape!r}")
+    rng = np.random.default_rng(seed)
+    radius, folds = _head(tuple(shape), rng)
+    brain = radius < 0.82
+    white = brain & (folds > 0.15) & (radius < 0.7)
+    ventricles = (np.abs(folds) < 0.08) & (radius < 0.3)
+    mri = np.where(brain, 0.45 + 0.1 * folds, 0.0) + 0.35 * white - 0.4 * ventricles
+    mri = np.where((radius >= 0.86) & (radius < 0.95), 0.85, mri)
+    uptake = ndimage.gaussian_filter((brain & ~white & ~ventricles).astype(np.float32), 3.0) * brain
+    lesion = np.exp(-(((np.indices(shape) - np.array(shape)[:, None, None] * 0.4) ** 2).sum(0))
+                    / (0.004 * shape[0] * shape[1]))
+    uptake = np.clip(0.8 * uptake + 0.9 * lesion * brain, 0.0, 1.0)
+    hsv = np.stack([0.66 * (1.0 - uptake), np.ones(shape), np.clip(1.6 * uptake, 0, 1)], axis=-1)
+    return _to_uint8(mri), _to_uint8(hsv2rgb(hsv))
+
+
+def _head(shape: tuple[int, int], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised elliptic radius of a head, and a folded field in ``[-1, 1]`` for the gyri."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    cy, cx = (shape[0] - 1) / 2, (shape[1] - 1) / 2
+    radius = np.hypot((yy - cy) / (0.46 * shape[0]), (xx - cx) / (0.38 * shape[1]))
+    folds = np.sin(40.0 * _fractal_noise(shape, rng, octaves=4) + 10.0 * radius)
+    return radius, folds.astype(np.float32)

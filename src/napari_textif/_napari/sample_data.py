@@ -1,9 +1,10 @@
-"""napari sample data: an offline synthetic pair and a real pair fetched once and cached.
+"""napari sample data: offline synthetic pairs and real pairs fetched once and cached.
 
-The real pair is one of the demo pairs of the Text-IF repository (MIT), pinned
-to a commit and checked against its sha256 before use. Downloads go through
-``pooch``, which caches files in the user's cache folder and re-downloads a
-file whose checksum does not match.
+The real infrared/visible pair is one of the demo pairs of the Text-IF repository
+(MIT), the real MRI/PET pair a slice of the Harvard whole-brain atlas (AANLIB) from
+the public Harvard medical fusion dataset repository; both are pinned to a commit and
+checked against their sha256 before use. Downloads go through ``pooch``, which caches
+files in the user's cache folder and re-downloads a file whose checksum does not match.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from napari_textif import settings
-from napari_textif.samples import synthetic_pair
+from napari_textif.samples import synthetic_mri_pet, synthetic_pair
 
 BASE_URL = (
     "https://raw.githubusercontent.com/XunpengYi/Text-IF/"
@@ -38,12 +39,30 @@ SAMPLE_PAIRS: dict[str, dict[str, str]] = {
     for name, ext in (("00016N", ".png"), ("00036N", ".png"), ("010007", ".png"), ("FLIR_01932", ".jpg"))
 }
 DEFAULT_PAIR = "00016N"
+#: The MRI/PET sample: AANLIB slice 30030 (cite the Harvard whole-brain atlas).
+MEDICAL_BASE_URL = (
+    "https://raw.githubusercontent.com/xianming-gu/Havard-Medical-Image-Fusion-Datasets/"
+    "984d169e8abd01baa130db3c5b9be3ba80191c1f"
+)
+MEDICAL_SHA256: dict[str, str] = {
+    "PET-MRI/MRI/30030.png": "086ac27dd7de4ea0bc3d5363ff02644a9941c7fc6024791f978dfd516e203a72",
+    "PET-MRI/PET/30030.png": "c3cee060bf1944999245907b970a3f25f6fda9f4c2f43d5fbe1cd92c69afb9b3",
+}
+#: ``{pair name: {role: path under MEDICAL_BASE_URL}}``
+MEDICAL_PAIRS: dict[str, dict[str, str]] = {
+    "30030": {"mri": "PET-MRI/MRI/30030.png", "pet": "PET-MRI/PET/30030.png"},
+}
+DEFAULT_MEDICAL_PAIR = "30030"
 #: Environment variables that override the download address and the cache folder
 #: (read by :mod:`napari_textif.settings`).
 URL_ENV = settings.ENV["sample_url"]
 CACHE_ENV = settings.ENV["cache_dir"]
 SYNTHETIC_HINT = (
     "The offline sample 'Synthetic infrared/visible pair' (File > Open Sample > napari-textif) "
+    "needs no download."
+)
+MEDICAL_HINT = (
+    "The offline sample 'Synthetic MRI/PET phantom' (File > Open Sample > napari-textif) "
     "needs no download."
 )
 
@@ -60,6 +79,31 @@ def synthetic_sample() -> list[LayerData]:
     return [
         (infrared, {"name": "infrared (synthetic)", "colormap": "gray"}, "image"),
         (visible, {"name": "visible (synthetic)", "rgb": True}, "image"),
+    ]
+
+
+def synthetic_medical_sample() -> list[LayerData]:
+    """The offline MRI/PET phantom as napari layer data (layer names pick the MRI-PET kind)."""
+    mri, pet = synthetic_mri_pet(shape=(256, 256), seed=0)
+    return [
+        (mri, {"name": "MRI (synthetic)", "colormap": "gray"}, "image"),
+        (pet, {"name": "PET (synthetic)", "rgb": True}, "image"),
+    ]
+
+
+def medical_sample() -> list[LayerData]:
+    """The AANLIB MRI/PET slice 30030 (PET in pseudo-colour), downloaded once."""
+    return medical_layers(DEFAULT_MEDICAL_PAIR)
+
+
+def medical_layers(name: str = DEFAULT_MEDICAL_PAIR, **fetch_options: Any) -> list[LayerData]:
+    """Fetch the MRI/PET pair ``name`` (see :func:`fetch_pair`) and return it as napari layer data."""
+    paths = fetch_pair(name, **fetch_options)
+    mri = _read(paths["mri"], gray=True)
+    pet = _read(paths["pet"])
+    return [
+        (mri, {"name": f"{name} MRI", "colormap": "gray"}, "image"),
+        (pet, {"name": f"{name} PET", "rgb": pet.ndim == 3}, "image"),
     ]
 
 
@@ -90,10 +134,11 @@ def fetch_pair(
     Parameters
     ----------
     name : str
-        One of :data:`SAMPLE_PAIRS`.
+        One of :data:`SAMPLE_PAIRS` (infrared/visible) or :data:`MEDICAL_PAIRS` (MRI/PET).
     base_url : str, optional
         Where the files live; default the ``sample_url`` setting
-        (``$NAPARI_TEXTIF_SAMPLE_URL``, see :mod:`napari_textif.settings`) or :data:`BASE_URL`.
+        (``$NAPARI_TEXTIF_SAMPLE_URL``, see :mod:`napari_textif.settings`) or :data:`BASE_URL`
+        (:data:`MEDICAL_BASE_URL` for a medical pair).
     cache_dir : path, optional
         Cache folder; default the ``cache_dir`` setting (``$NAPARI_TEXTIF_CACHE``,
         napari's Preferences, the config file) or the user cache folder.
@@ -101,7 +146,7 @@ def fetch_pair(
     Returns
     -------
     dict of str to Path
-        ``{"infrared": path, "visible": path}``.
+        ``{"infrared": path, "visible": path}``, or ``{"mri": path, "pet": path}``.
 
     Raises
     ------
@@ -109,15 +154,19 @@ def fetch_pair(
         When a file cannot be downloaded or its sha256 differs; the message says why
         and points to the offline synthetic pair.
     """
-    if name not in SAMPLE_PAIRS:
-        raise ValueError(f"name must be one of {', '.join(SAMPLE_PAIRS)}, got {name!r}")
+    medical = name in MEDICAL_PAIRS
+    if name not in SAMPLE_PAIRS and not medical:
+        known = ", ".join([*SAMPLE_PAIRS, *MEDICAL_PAIRS])
+        raise ValueError(f"name must be one of {known}, got {name!r}")
     configured = settings.load()
-    base = (base_url or configured.sample_url or BASE_URL).rstrip("/")
+    base = (base_url or configured.sample_url or (MEDICAL_BASE_URL if medical else BASE_URL)).rstrip("/")
     folder = (Path(cache_dir) if cache_dir else configured.cache_folder()) / "samples"
-    return {role: _fetch(f"{base}/{path}", SHA256[path], folder) for role, path in SAMPLE_PAIRS[name].items()}
+    files, sums = (MEDICAL_PAIRS[name], MEDICAL_SHA256) if medical else (SAMPLE_PAIRS[name], SHA256)
+    hint = MEDICAL_HINT if medical else SYNTHETIC_HINT
+    return {role: _fetch(f"{base}/{path}", sums[path], folder, hint) for role, path in files.items()}
 
 
-def _fetch(url: str, sha256: str, folder: Path) -> Path:
+def _fetch(url: str, sha256: str, folder: Path, hint: str = SYNTHETIC_HINT) -> Path:
     import pooch
 
     fname = url.rsplit("/", 2)[-2] + "_" + url.rsplit("/", 1)[-1]
@@ -126,12 +175,12 @@ def _fetch(url: str, sha256: str, folder: Path) -> Path:
     except ValueError as exc:
         raise SampleDownloadError(
             f"the sample file {url} failed its checksum (expected sha256 {sha256}); it was not "
-            f"used. {exc} {SYNTHETIC_HINT}"
+            f"used. {exc} {hint}"
         ) from exc
     except Exception as exc:
         raise SampleDownloadError(
             f"could not download the sample file {url}: {type(exc).__name__}: {exc}. Check the "
-            f"internet connection or proxy. {SYNTHETIC_HINT}"
+            f"internet connection or proxy. {hint}"
         ) from exc
     return Path(path)
 

@@ -148,7 +148,8 @@ def _medical_mirror(tmp_path: Path) -> Path:
     folder = tmp_path / "www"
     for role in ("MRI", "PET"):
         (folder / "PET-MRI" / role).mkdir(parents=True)
-        (folder / "PET-MRI" / role / "30030.png").write_bytes((source / role.lower() / "30030.png").read_bytes())
+        original = source / role.lower() / "30030.png"
+        (folder / "PET-MRI" / role / "30030.png").write_bytes(original.read_bytes())
     return folder
 
 

@@ -135,7 +135,7 @@ def test_real_mri_pet_slice_keeps_its_hue():
         if engine == "lite":
             pytest.importorskip("torch")
         result = fuse(mri, pet, kind="mri-pet", engine=engine)
-        assert result.image.shape == pet.shape[:2] + (3,)
+        assert result.image.shape == (*pet.shape[:2], 3)
         assert metrics.hue_difference(result.image, pet) < 3.0, engine
 
 

@@ -3,11 +3,14 @@
 Uses the Text-IF demo pair 00016N from ``../shared/data/ivif/samples`` when it is
 there, otherwise the synthetic pair, and the default engine (lite when its
 weights are installed). Images go to ``docs/images``; each is kept under 500 KB.
+``python docs/make_screenshots.py medical`` makes only the MRI-PET screenshot (AANLIB
+slice 30030 from ``../shared/data/medical/mri_pet``, else the synthetic phantom).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +18,7 @@ DOCS = Path(__file__).resolve().parent
 IMAGES = DOCS / "images"
 MAX_BYTES = 500_000
 PROMPT = "the visible image is dark and the thermal camera is noisy; keep people bright"
+MEDICAL_PROMPT = "keep the PET uptake bright; more soft-tissue detail"
 
 
 def load_pair() -> list:
@@ -30,6 +34,18 @@ def load_pair() -> list:
             (vis, {"name": "00016N visible", "rgb": True}),
         ]
     return [(data, meta) for data, meta, _ in _sample_data.synthetic_sample()]
+
+
+def load_medical_pair() -> list:
+    from napari_textif._napari import sample_data as _sample_data
+
+    shared = Path(os.environ.get("NAPARI_TEXTIF_SHARED", DOCS.parents[1] / "shared"))
+    folder = shared / "data" / "medical" / "mri_pet"
+    if (folder / "mri" / "30030.png").is_file():
+        mri = _sample_data._read(folder / "mri" / "30030.png", gray=True)
+        pet = _sample_data._read(folder / "pet" / "30030.png")
+        return [(mri, {"name": "30030 MRI", "colormap": "gray"}), (pet, {"name": "30030 PET", "rgb": True})]
+    return [(data, meta) for data, meta, _ in _sample_data.synthetic_medical_sample()]
 
 
 def settle(app, seconds: float = 0.5) -> None:
@@ -61,6 +77,37 @@ def grid(viewer, shape: tuple[int, int]) -> None:
     settings.enabled = True
     settings.shape = shape
     viewer.reset_view()
+
+
+def open_viewer(pair: list) -> tuple:
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    from napari_textif._napari.widget import FusionWidget
+
+    IMAGES.mkdir(exist_ok=True)
+    viewer = napari.Viewer(show=True, title="napari-textif")
+    app = QApplication.instance()
+    viewer.window._qt_window.resize(1500, 950)
+    for data, meta in pair:
+        viewer.add_image(data, **meta)
+    widget = FusionWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Text-guided fusion", area="right")
+    while not widget.engines_ready:
+        settle(app, 0.1)
+    return viewer, widget, app
+
+
+def medical() -> None:
+    """The MRI-PET pair: the kind picked from the layer names, the PET's colour in the result."""
+    viewer, widget, app = open_viewer(load_medical_pair())
+    widget.prompt.value = MEDICAL_PROMPT
+    widget.fuse()
+    while widget.running:
+        settle(app, 0.1)
+    grid(viewer, (1, 3))
+    shoot(viewer, app, "05-mri-pet.png")
+    viewer.close()
 
 
 def main() -> None:
@@ -106,4 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    medical() if sys.argv[1:] == ["medical"] else main()

@@ -148,3 +148,20 @@ def test_hue_difference_is_circular_and_ignores_grey_pixels():
     assert np.isnan(metrics.hue_difference(red, grey))
     with pytest.raises(ValueError, match="RGB image"):
         metrics.hue_difference(red[..., 0], red)
+
+
+def test_cli_kind_for_fuse_and_interpret(phantom, tmp_path, capsys):
+    from napari_textif.cli import main
+    from napari_textif.io import read_image, write_image
+
+    mri, pet = phantom
+    write_image(tmp_path / "mri.png", mri / 255)
+    write_image(tmp_path / "pet.png", pet / 255)
+    out = tmp_path / "fused.png"
+    assert main(["fuse", str(tmp_path / "mri.png"), str(tmp_path / "pet.png"), "--kind", "mri-pet",
+                 "--engine", "classic", "-p", "the T2 is noisy", "-o", str(out)]) == 0
+    assert "vis_noise=0.60" in capsys.readouterr().out
+    fused = read_image(out)
+    assert fused.shape == pet.shape and metrics.hue_difference(fused, pet) < 5.0
+    assert main(["interpret", "keep the bone bright", "--kind", "mri-ct"]) == 0
+    assert "thermal_emphasis = +0.60  <- 'keep the bone bright'" in capsys.readouterr().out

@@ -16,6 +16,9 @@ in the infrared role, as CDDFuse's evaluator; SSIM in the ``literature`` convent
 PET and SPECT, the mean hue difference to the functional image over its coloured pixels
 (:func:`napari_textif.metrics.hue_difference`) is printed too.
 
+``--split val`` scores the validation range instead (for choosing between training runs,
+so that the held-out numbers are only reported, never used to choose).
+
 Usage::
 
     python benchmarks/medical_quality.py --data ../shared/data/medical [--per-set 0] [--json out.json]
@@ -46,9 +49,9 @@ BASELINES = ("lite_v2", "classic", "laplacian")
 Method = Callable[[np.ndarray, np.ndarray, str], np.ndarray]
 
 
-def held_out(folder: Path, per_set: int) -> list[tuple[str, Path, Path]]:
+def held_out(folder: Path, per_set: int, split: str = "held_out") -> list[tuple[str, Path, Path]]:
     """``(name, MRI path, other path)`` of the held-out slices, ``per_set`` spread over them (0: all)."""
-    records = split_slices(find_pairs(folder))["held_out"]
+    records = split_slices(find_pairs(folder))[split]
     if per_set:
         spread = np.linspace(0, len(records) - 1, min(per_set, len(records))).astype(int)
         records = [records[i] for i in spread]
@@ -81,10 +84,12 @@ def _slots(mri: np.ndarray, other: np.ndarray, kind: str) -> tuple[np.ndarray, .
     return prepare_kind(*pair.in_slots(mri, other), pair)
 
 
-def score_set(folder: Path, kind: str, chosen: dict[str, Method], per_set: int) -> dict[str, dict]:
-    """Mean metrics (and hue difference) per method over the held-out slices of one set."""
+def score_set(
+    folder: Path, kind: str, chosen: dict[str, Method], per_set: int, split: str = "held_out"
+) -> dict[str, dict]:
+    """Mean metrics (and hue difference) per method over the held-out (or ``split``) slices of one set."""
     rows: dict[str, list[dict[str, float]]] = {name: [] for name in chosen}
-    pairs = held_out(folder, per_set)
+    pairs = held_out(folder, per_set, split)
     for _, mri_path, other_path in pairs:
         mri, other = read_image(mri_path), read_image(other_path)
         _, _, colour, _ = _slots(mri, other, kind)
@@ -94,13 +99,15 @@ def score_set(folder: Path, kind: str, chosen: dict[str, Method], per_set: int) 
             if colour.ndim == 3:
                 row["hue"] = metrics.hue_difference(fused, colour)
             rows[name].append(row)
-    table = {name: {k: float(np.mean([r[k] for r in rs])) for k in rs[0]} for name, rs in rows.items()}
+    table = {name: {k: float(np.nanmean([r[k] for r in rs])) for k in rs[0]} for name, rs in rows.items()}
     return {"pairs": [n for n, _, _ in pairs], "table": table}
 
 
 def wins(table: dict[str, dict[str, float]]) -> dict[str, int]:
     """On how many of the eight metrics ``lite`` beats each baseline (higher is better for all)."""
-    lite = table["lite"]
+    lite = table.get("lite")
+    if lite is None:
+        return {}
     return {base: sum(lite[m] > table[base][m] for m in EIGHT) for base in BASELINES if base in table}
 
 
@@ -108,7 +115,7 @@ def print_set(kind: str, result: dict) -> None:
     """One table: methods by the eight metrics (and hue), then the win counts."""
     table = result["table"]
     extra = ("hue",) if "hue" in next(iter(table.values())) else ()
-    print(f"\n{kind}: {len(result['pairs'])} held-out slices")
+    print(f"\n{kind}: {len(result['pairs'])} {result.get('split', 'held_out')} slices")
     print(f"{'method':<10}" + "".join(f"{m:>8}" for m in EIGHT + extra))
     for name, row in table.items():
         print(f"{name:<10}" + "".join(f"{row[m]:8.3f}" for m in EIGHT + extra))
@@ -122,15 +129,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="the medical folder (mri_ct/, mri_pet/...)")
     parser.add_argument("--weights", default=None, help="medical lite .safetensors (default: shipped)")
     parser.add_argument("--per-set", type=int, default=0, help="held-out slices per set (0: all)")
+    parser.add_argument("--split", default="held_out", choices=("held_out", "val"),
+                        help="held_out (reported numbers) or val (for choosing between runs)")
+    parser.add_argument("--methods", default="lite,lite_v2,classic,laplacian", help="comma-separated")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.time()
-    chosen = methods(args.weights)
+    chosen = {k: v for k, v in methods(args.weights).items() if k in args.methods.split(",")}
     report = {}
     for folder, kind in SETS.items():
         if (args.data / folder).is_dir():
-            report[kind] = score_set(args.data / folder, kind, chosen, args.per_set)
+            report[kind] = score_set(args.data / folder, kind, chosen, args.per_set, args.split)
+            report[kind]["split"] = args.split
             report[kind]["wins"] = wins(report[kind]["table"])
             print_set(kind, report[kind])
     print(f"\n({time.time() - t0:.0f} s; SSIM literature convention; images rounded to 8 bits)")

@@ -220,3 +220,18 @@ def test_stripe_prompt_brings_the_fusion_closer_to_the_clean_one():
     neutral = napari_textif.fuse(ir_d, vis_d, engine="lite").image
     told = napari_textif.fuse(ir_d, vis_d, "the infrared image has stripe noise", engine="lite").image
     assert metrics.psnr(told, clean) > metrics.psnr(neutral, clean) + 1.0
+
+
+def test_medical_weights_are_shipped_checked_and_used_for_medical_kinds():
+    from napari_textif.engines.lite.engine import WEIGHTS_DIR
+    from napari_textif.samples import synthetic_mri_pet
+
+    weights = WEIGHTS_DIR / "lite_medical_v1.safetensors"
+    ok, reason, record = check_weights(weights)
+    assert ok, reason
+    assert record["config"] == json.loads(sidecar_path(DEFAULT_WEIGHTS).read_text())["config"]
+    assert LiteEngine.weights_path({}, "mri-ct") == weights
+    assert LiteEngine.weights_path({}, "ivif") == DEFAULT_WEIGHTS
+    mri, pet = synthetic_mri_pet(shape=(64, 64))
+    result = napari_textif.fuse(mri, pet, kind="mri-pet", engine="lite", device="cpu")
+    assert result.provenance["weights_sha256"] == file_sha256(weights)

@@ -162,11 +162,15 @@ def fetch_pair(
     base = (base_url or configured.sample_url or (MEDICAL_BASE_URL if medical else BASE_URL)).rstrip("/")
     folder = (Path(cache_dir) if cache_dir else configured.cache_folder()) / "samples"
     files, sums = (MEDICAL_PAIRS[name], MEDICAL_SHA256) if medical else (SAMPLE_PAIRS[name], SHA256)
-    hint = MEDICAL_HINT if medical else SYNTHETIC_HINT
-    return {role: _fetch(f"{base}/{path}", sums[path], folder, hint) for role, path in files.items()}
+    try:
+        return {role: _fetch(f"{base}/{path}", sums[path], folder) for role, path in files.items()}
+    except SampleDownloadError as exc:
+        if not medical:
+            raise
+        raise SampleDownloadError(str(exc).replace(SYNTHETIC_HINT, MEDICAL_HINT)) from exc.__cause__
 
 
-def _fetch(url: str, sha256: str, folder: Path, hint: str = SYNTHETIC_HINT) -> Path:
+def _fetch(url: str, sha256: str, folder: Path) -> Path:
     import pooch
 
     fname = url.rsplit("/", 2)[-2] + "_" + url.rsplit("/", 1)[-1]
@@ -175,12 +179,12 @@ def _fetch(url: str, sha256: str, folder: Path, hint: str = SYNTHETIC_HINT) -> P
     except ValueError as exc:
         raise SampleDownloadError(
             f"the sample file {url} failed its checksum (expected sha256 {sha256}); it was not "
-            f"used. {exc} {hint}"
+            f"used. {exc} {SYNTHETIC_HINT}"
         ) from exc
     except Exception as exc:
         raise SampleDownloadError(
             f"could not download the sample file {url}: {type(exc).__name__}: {exc}. Check the "
-            f"internet connection or proxy. {hint}"
+            f"internet connection or proxy. {SYNTHETIC_HINT}"
         ) from exc
     return Path(path)
 

@@ -22,9 +22,10 @@ The filters come from OpenCV (non-local means, guided filter) and SciPy.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -50,6 +51,25 @@ def _cv2():  # type: ignore[no-untyped-def]
     return cv2
 
 
+@contextlib.contextmanager
+def _one_cv2_thread() -> Iterator[None]:
+    """Run OpenCV on the calling thread only, restoring its setting afterwards.
+
+    The steps already run inside the engines' and dask's thread budgets (one task
+    per tile or frame); OpenCV's own pool on top oversubscribes the cores. (A lazy
+    1,000-frame stack, 0.7 GB when run alone, peaked at 2 GB in a loaded full-suite
+    run; extra threads and their malloc arenas are the suspected cause.) One thread
+    costs under 10 % at 640x480.
+    """
+    cv2 = _cv2()
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float) -> np.ndarray:
     """Edge-preserving smoothing of ``src`` steered by ``guide`` (He, Sun & Tang, ECCV 2010).
 
@@ -62,7 +82,8 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, *, radius: int, eps: float
     True
     """
     g = np.ascontiguousarray(guide, np.float32)
-    return _cv2().ximgproc.guidedFilter(g, np.ascontiguousarray(src, np.float32), radius, eps, -1)
+    with _one_cv2_thread():
+        return _cv2().ximgproc.guidedFilter(g, np.ascontiguousarray(src, np.float32), radius, eps, -1)
 
 
 def _sample(image: np.ndarray) -> np.ndarray:
@@ -158,8 +179,9 @@ def noise_sigma(image: np.ndarray) -> float:
 def _nl_means(image: np.ndarray, h: float) -> np.ndarray:
     """OpenCV's non-local means on 8 bits; the input's sub-8-bit remainder is kept."""
     quantised = np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
-    smooth = _cv2().fastNlMeansDenoising(quantised, h=float(h * 255.0), templateWindowSize=5,
-                                         searchWindowSize=11)
+    with _one_cv2_thread():
+        smooth = _cv2().fastNlMeansDenoising(quantised, h=float(h * 255.0), templateWindowSize=5,
+                                             searchWindowSize=11)
     return (image + (smooth.astype(np.float32) - quantised) / 255.0).astype(np.float32)
 
 

@@ -56,9 +56,7 @@ def _one_cv2_thread() -> Iterator[None]:
     """Run OpenCV on the calling thread only, restoring its setting afterwards.
 
     The steps already run inside the engines' and dask's thread budgets (one task
-    per tile or frame); OpenCV's own pool on top oversubscribes the cores. (A lazy
-    1,000-frame stack, 0.7 GB when run alone, peaked at 2 GB in a loaded full-suite
-    run; extra threads and their malloc arenas are the suspected cause.) One thread
+    per tile or frame); OpenCV's own pool on top oversubscribes the cores. One thread
     costs under 10 % at 640x480.
     """
     cv2 = _cv2()

@@ -108,3 +108,16 @@ def test_simulator_units_are_monotonic_and_pass_uncalibrated_kinds():
         assert values[0] == 0.0 and values[-1] <= 1.0
         assert all(b >= a for a, b in itertools.pairwise(values))
     assert to_simulator_units("ir_noise", 0.37) == 0.37
+
+
+def test_the_images_are_measured_once_per_fusion(pair, monkeypatch):
+    """Severity and auto-detection share one measurement; a prompt of preferences only needs none."""
+    from napari_textif import detection
+
+    calls = []
+    original = detection.measure
+    monkeypatch.setattr(detection, "measure", lambda *a, **k: calls.append(1) or original(*a, **k))
+    for prompt, auto, expected in [("hazy", True, 1), ("hazy", False, 1), ("keep people bright", False, 0)]:
+        calls.clear()
+        fuse(*pair, prompt, engine="classic", auto=auto)
+        assert len(calls) == expected, (prompt, auto)

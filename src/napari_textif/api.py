@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from napari_textif import imaging
-from napari_textif.controls import Controls
+from napari_textif.controls import DEGRADATIONS, Controls
 from napari_textif.engines import (
     Engine,
     EngineOutput,
@@ -197,15 +197,16 @@ def understand(
     (``severity="images"``), merged with detection from the images when ``auto``; and the
     :class:`~napari_textif.severity.Severity` of each named degradation."""
     said, found = interpret(prompt, kind=kind), {}
-    if severity == "images" and said.controls.active():
-        from napari_textif.severity import calibrate
-
-        said, found = calibrate(said, infrared, visible)
-    if not auto:
+    calibrating = severity == "images" and any(k in DEGRADATIONS for k in said.controls.active())
+    if not (calibrating or auto):
         return said, found
-    from napari_textif.detection import detect
+    from napari_textif.detection import detect, measure
+    from napari_textif.severity import calibrate
 
-    return merge(said, detect(infrared, visible)), found
+    stats = measure(infrared, visible)  # once, for both uses
+    if calibrating:
+        said, found = calibrate(said, infrared, visible, stats=stats)
+    return (merge(said, detect(infrared, visible, stats=stats)) if auto else said), found
 
 
 def _slot_images(

@@ -169,7 +169,7 @@ def measure(infrared: object, visible: object) -> dict[str, float]:
     return stats
 
 
-def detect(infrared: object, visible: object) -> Interpretation:
+def detect(infrared: object, visible: object, *, stats: dict[str, float] | None = None) -> Interpretation:
     """Estimate, from the images alone, which degradations a pair suffers from.
 
     Parameters
@@ -178,6 +178,8 @@ def detect(infrared: object, visible: object) -> Interpretation:
         ``(H, W)`` thermal image, any supported dtype.
     visible : array_like
         ``(H, W)`` or ``(H, W, 3)`` visible image of the same size.
+    stats : dict, optional
+        :func:`measure` of this very pair, when the caller has it already.
 
     Returns
     -------
@@ -197,7 +199,7 @@ def detect(infrared: object, visible: object) -> Interpretation:
     >>> detect(ir, vis).controls.ir_stripe_noise
     1.0
     """
-    stats = measure(infrared, visible)
+    stats = measure(infrared, visible) if stats is None else stats
     values, skipped = strengths_from(stats)
     phrases = {
         name: _DESCRIPTIONS[RAMPS[name].statistic].format(stats[RAMPS[name].statistic])

@@ -129,7 +129,8 @@ def strength_for(said: float, measured: float) -> float:
 
 
 def calibrate(
-    said: Interpretation, infrared: np.ndarray, visible: np.ndarray
+    said: Interpretation, infrared: np.ndarray, visible: np.ndarray, *,
+    stats: dict[str, float] | None = None,
 ) -> tuple[Interpretation, dict[str, Severity]]:
     """Set the strength of every degradation ``said`` names from the images.
 
@@ -139,6 +140,8 @@ def calibrate(
         What the prompt asked for (:func:`napari_textif.interpret`).
     infrared, visible : ndarray
         The prepared pair (float in ``[0, 1]``).
+    stats : dict, optional
+        :func:`napari_textif.detection.measure` of this very pair, when the caller has it.
 
     Returns
     -------
@@ -160,7 +163,7 @@ def calibrate(
     named = {k: v for k, v in said.controls.active().items() if k in DEGRADATIONS and v > 0}
     if not named:
         return said, {}
-    stats = measure(infrared, visible)
+    stats = measure(infrared, visible) if stats is None else stats
     measured, skipped = strengths_from(stats)
     found = {}
     for control, value in named.items():

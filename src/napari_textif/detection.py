@@ -157,12 +157,12 @@ def measure(infrared: object, visible: object) -> dict[str, float]:
     stats = _light_stats(small_vis, small_luma)
     stats.update(_contrast_stats(small_ir))
     if min(ir.shape[:2]) >= MIN_MEASURE_SIDE:
-        stats.update(_noise_stats(_crop(luma), "vis"))
-        stats.update(_noise_stats(_crop(ir), "ir"))
+        stats.update(_noise_stats(imaging.centre_crop(luma, NOISE_CROP), "vis"))
+        stats.update(_noise_stats(imaging.centre_crop(ir, NOISE_CROP), "ir"))
         stats.update(_haze_stats(small_vis, small_luma))
         stats["vis_rain"] = _rain_index(small_luma)
         stats["vis_blur"] = _blur_index(small_luma)
-        stats["ir_stripes"] = _stripe_index(_crop(ir, rows_only=True))
+        stats["ir_stripes"] = _stripe_index(imaging.centre_crop(ir, NOISE_CROP, rows_only=True))
     bad = sorted(k for k, v in stats.items() if not np.isfinite(v))
     if bad:  # a bug, never a property of the user's images
         raise RuntimeError(f"detection measured non-finite statistics {bad}; please report this")
@@ -309,15 +309,6 @@ def _downsample(image: np.ndarray) -> np.ndarray:
     h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
     blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:])
     return blocks.mean(axis=(1, 3))
-
-
-def _crop(image: np.ndarray, *, rows_only: bool = False) -> np.ndarray:
-    h, w = image.shape[:2]
-    top = max((h - NOISE_CROP) // 2, 0)
-    if rows_only:
-        return image[top : top + NOISE_CROP]
-    left = max((w - NOISE_CROP) // 2, 0)
-    return image[top : top + NOISE_CROP, left : left + NOISE_CROP]
 
 
 def _light_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:

@@ -353,6 +353,24 @@ def crop_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return image[: shape[0], : shape[1]]
 
 
+def centre_crop(image: np.ndarray, side: int, *, rows_only: bool = False) -> np.ndarray:
+    """The central ``side`` x ``side`` window (a view; the whole image where it is smaller).
+
+    ``rows_only`` keeps every column: a band of ``side`` rows across the image.
+
+    Examples
+    --------
+    >>> centre_crop(np.zeros((10, 20)), 4).shape, centre_crop(np.zeros((10, 20)), 4, rows_only=True).shape
+    ((4, 4), (4, 20))
+    """
+    h, w = image.shape[:2]
+    top = max((h - side) // 2, 0)
+    if rows_only:
+        return image[top : top + side]
+    left = max((w - side) // 2, 0)
+    return image[top : top + side, left : left + side]
+
+
 @dataclasses.dataclass(frozen=True)
 class Tile:
     """A tile's window in the image, as slices of rows and columns."""

@@ -198,18 +198,12 @@ def denoise(image: np.ndarray, strength: float, *, impulse: bool = False) -> np.
     """
     if strength <= 0:
         return image
-    sigma = noise_sigma(_centre(image))
+    sigma = noise_sigma(imaging.centre_crop(image, 512))
     work = _tiled(_remove_impulses, image) if impulse else image
     if sigma <= 0:
         return work
     smooth = _tiled(lambda tile: _nl_means(tile, NLM_H * sigma), work)
     return _blend(work, smooth, min(1.0, 2.0 * strength))
-
-
-def _centre(image: np.ndarray, side: int = 512) -> np.ndarray:
-    h, w = image.shape[:2]
-    top, left = max((h - side) // 2, 0), max((w - side) // 2, 0)
-    return image[top : top + side, left : left + side]
 
 
 def _airlight(image: np.ndarray, patch: int) -> float:

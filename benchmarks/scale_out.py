@@ -41,13 +41,14 @@ DATA = Path(os.environ.get("NAPARI_TEXTIF_SHARED", ROOT.parent / "shared")) / "d
 PROJECTED_PAIRS = 100_000
 
 
-def link_pairs(folder: Path, count: int) -> tuple[Path, Path]:
-    """Symbolic links to the first ``count`` roadscene pairs in ``folder/ir`` and ``folder/vi``."""
-    names = sorted(p.name for p in (DATA / "ir").iterdir())[:count]
+def link_pairs(folder: Path, count: int, *, data: Path = DATA) -> tuple[Path, Path]:
+    """Symbolic links to the first ``count`` pairs of ``data`` (default: RoadScene) in
+    ``folder/ir`` and ``folder/vi``."""
+    names = sorted(p.name for p in (data / "ir").iterdir())[:count]
     for role in ("ir", "vi"):
         (folder / role).mkdir(parents=True)
         for name in names:
-            (folder / role / name).symlink_to(DATA / role / name)
+            (folder / role / name).symlink_to(data / role / name)
     return folder / "ir", folder / "vi"
 
 

@@ -19,6 +19,9 @@ from conftest import REPO, require_shared
 from napari_textif.cli import main
 from napari_textif.io import read_image
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from scale_out import link_pairs  # the benchmark's helper, not a copy
+
 distributed = pytest.importorskip("distributed")
 
 pytestmark = pytest.mark.slow
@@ -26,13 +29,7 @@ pytestmark = pytest.mark.slow
 
 def pair_folders(tmp: Path, count: int) -> tuple[Path, Path]:
     """Links to the first ``count`` real roadscene pairs in ``tmp/ir`` and ``tmp/vi``."""
-    data = require_shared("ivif", "roadscene")
-    names = sorted(p.name for p in (data / "ir").iterdir())[:count]
-    for role in ("ir", "vi"):
-        (tmp / role).mkdir(parents=True)
-        for name in names:
-            (tmp / role / name).symlink_to(data / role / name)
-    return tmp / "ir", tmp / "vi"
+    return link_pairs(tmp, count, data=require_shared("ivif", "roadscene"))
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS
 from napari_textif.engines.lite import engine as lite_engine
 from napari_textif.training.degrade import degrade_pair
-from restoration import gains, ssim
+from restoration import _mean_rows, gains, ssim
 
 STRENGTHS = {"mild": 0.3, "moderate": 0.6, "severe": 0.9}
 
@@ -54,7 +54,7 @@ def simulated(pairs, kind: str, engine: str, seed: int = 77) -> dict[str, dict[s
             ir_d, vis_d = degrade_pair(ir, vis, {kind: strength}, seed + i)
             neutral = _fused(ir_d, vis_d, "", engine)
             rows.append(gains(_fused(ir_d, vis_d, PROMPTS[kind], engine), neutral, clean))
-        out[label] = {k: float(np.mean([r[k] for r in rows])) for k in ("ssim_gain", "psnr_gain")}
+        out[label] = _mean_rows(rows)
     return out
 
 
@@ -69,7 +69,7 @@ def real(data: Path, kind: str, engine: str) -> dict[str, float] | None:
         rows.append(gains(_fused(ir, vis, PROMPTS[kind], engine), neutral, clean))
     if not rows:
         return None
-    return {"n": len(rows), **{k: float(np.mean([r[k] for r in rows])) for k in ("ssim_gain", "psnr_gain")}}
+    return {"n": len(rows), **_mean_rows(rows)}
 
 
 def main(argv: list[str] | None = None) -> int:

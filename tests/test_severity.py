@@ -112,11 +112,13 @@ def test_simulator_units_are_monotonic_and_pass_uncalibrated_kinds():
 
 def test_the_images_are_measured_once_per_fusion(pair, monkeypatch):
     """Severity and auto-detection share one measurement; a prompt of preferences only needs none."""
-    from napari_textif import detection
+    from napari_textif import detection, severity
 
     calls = []
     original = detection.measure
-    monkeypatch.setattr(detection, "measure", lambda *a, **k: calls.append(1) or original(*a, **k))
+    counted = lambda *a, **k: calls.append(1) or original(*a, **k)  # noqa: E731
+    monkeypatch.setattr(detection, "measure", counted)
+    monkeypatch.setattr(severity, "measure", counted)  # severity's own name for it
     for prompt, auto, expected in [("hazy", True, 1), ("hazy", False, 1), ("keep people bright", False, 0)]:
         calls.clear()
         fuse(*pair, prompt, engine="classic", auto=auto)

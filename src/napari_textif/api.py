@@ -198,15 +198,20 @@ def understand(
     :class:`~napari_textif.severity.Severity` of each named degradation."""
     said, found = interpret(prompt, kind=kind), {}
     calibrating = severity == "images" and any(k in DEGRADATIONS for k in said.controls.active())
-    if not (calibrating or auto):
-        return said, found
-    from napari_textif.detection import detect, measure
-    from napari_textif.severity import calibrate
+    stats = None
+    if auto:  # measured once, for the named strengths and for detection
+        from napari_textif.detection import measure
 
-    stats = measure(infrared, visible)  # once, for both uses
+        stats = measure(infrared, visible)
     if calibrating:
+        from napari_textif.severity import calibrate
+
         said, found = calibrate(said, infrared, visible, stats=stats)
-    return (merge(said, detect(infrared, visible, stats=stats)) if auto else said), found
+    if not auto:
+        return said, found
+    from napari_textif.detection import detect
+
+    return merge(said, detect(infrared, visible, stats=stats)), found
 
 
 def _slot_images(

@@ -235,3 +235,19 @@ def test_medical_weights_are_shipped_checked_and_used_for_medical_kinds():
     mri, pet = synthetic_mri_pet(shape=(64, 64))
     result = napari_textif.fuse(mri, pet, kind="mri-pet", engine="lite", device="cpu")
     assert result.provenance["weights_sha256"] == file_sha256(weights)
+
+
+def test_context_blocks_start_as_identity_and_keep_v2_configs_loadable():
+    from napari_textif.engines.lite.net import LiteNet, LiteNetConfig
+
+    v2 = LiteNetConfig.from_mapping(json.loads(sidecar_path(DEFAULT_WEIGHTS.with_name("lite_v2.safetensors"))
+                                               .read_text())["config"])
+    assert v2.context_blocks == 0 and v2.widths == (16, 24, 32)
+    config = LiteNetConfig(widths=(8, 16, 24), context_blocks=2)
+    net = LiteNet(config).eval()
+    ir, vis, c = torch.rand(1, 1, 32, 48), torch.rand(1, 3, 32, 48), torch.zeros(1, len(CONTROL_NAMES))
+    with torch.no_grad():
+        features = torch.rand(1, 24, 4, 6)
+        assert torch.equal(net.context(features), features)  # zero-initialised residuals
+        assert net(ir, vis, c).shape == (1, 1, 32, 48)
+    assert LiteNetConfig.from_mapping(config.to_dict()) == config

@@ -48,12 +48,21 @@ class LiteNetConfig:
         Length of the Controls vector.
     film_hidden : int
         Hidden width of the Controls MLP.
+    context_blocks : int
+        Residual large-kernel blocks (:class:`ContextBlock`) on the fused 1/8 features
+        (0 in ``lite_v2``): scene-level context for intensity decisions.
+    context_kernel, context_dilation : int
+        Depthwise kernel and dilation of those blocks; the receptive field at 1/8 grows by
+        ``(kernel - 1) * dilation`` per block (8 times that in input pixels).
     """
 
     widths: tuple[int, int, int] = (16, 24, 32)
     use_chroma: bool = True
     n_controls: int = len(CONTROL_NAMES)
     film_hidden: int = 64
+    context_blocks: int = 0
+    context_kernel: int = 7
+    context_dilation: int = 3
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> LiteNetConfig:
@@ -95,6 +104,27 @@ class Encoder(nn.Module):
         f1 = self.stage1(x)
         f2 = self.stage2(f1)
         return [f1, f2, self.stage3(f2)]
+
+
+class ContextBlock(nn.Module):
+    """``x + pw2(act(pw1(dwconv(x))))``: a dilated depthwise large kernel, then a 2x pointwise MLP.
+
+    No pooling or normalisation over the image, so tiled inference still agrees with
+    whole-image inference away from the tile borders.
+    """
+
+    def __init__(self, channels: int, kernel: int, dilation: int) -> None:
+        super().__init__()
+        pad = dilation * (kernel - 1) // 2
+        self.spatial = nn.Conv2d(channels, channels, kernel, padding=pad, dilation=dilation, groups=channels)
+        self.mix = nn.Sequential(
+            nn.Conv2d(channels, 2 * channels, 1), _act(), nn.Conv2d(2 * channels, channels, 1)
+        )
+        nn.init.zeros_(self.mix[-1].weight)
+        nn.init.zeros_(self.mix[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.mix(self.spatial(x))
 
 
 class FiLM(nn.Module):
@@ -181,6 +211,10 @@ class LiteNet(nn.Module):
         self.enc_ir = Encoder(4, widths)
         self.enc_vis = Encoder(4 * vis_channels, widths)
         self.fuse = nn.ModuleList(nn.Conv2d(2 * c, c, 1) for c in widths)
+        cfg = self.config
+        self.context = nn.Sequential(
+            *(ContextBlock(c3, cfg.context_kernel, cfg.context_dilation) for _ in range(cfg.context_blocks))
+        )
         self.dec3 = DecoderStage(c3, c3)
         self.dec2 = DecoderStage(c3, c2)
         self.dec1 = DecoderStage(c2, c1)
@@ -196,7 +230,7 @@ class LiteNet(nn.Module):
         feats_vis = self.enc_vis(F.pixel_unshuffle(vis_in, 2))
         fused = [f(torch.cat([a, b], 1)) for f, a, b in zip(self.fuse, feats_ir, feats_vis)]
         (g3, b3), (g2, b2), (g1, b1) = self.controls_mlp(controls)
-        x = self.dec3(None, fused[2], g3, b3)
+        x = self.dec3(None, self.context(fused[2]), g3, b3)
         x = self.dec2(x, fused[1], g2, b2)
         x = self.dec1(x, fused[0], g1, b1)
         out = F.pixel_shuffle(self.head(x), 2)

@@ -205,3 +205,23 @@ def test_correlation_term_is_the_complement_of_scd():
                         correlation_weight=1.0)[1]
     deficit = float(terms["correlation"])
     assert deficit == pytest.approx(2 - scd, abs=1e-4)
+
+
+def test_contrast_term_asks_for_the_larger_local_contrast_of_the_sources():
+    from napari_textif.training.losses import local_std
+
+    ir, vis = _batch(size=32)
+    y = luminance(vis)
+    controls = torch.zeros(2, len(CONTROL_NAMES))
+    assert float(fusion_loss(ir, ir, vis, controls)[1]["contrast"]) == 0.0  # off by default
+    flat = torch.full_like(ir, 0.5)
+    on = lambda f: float(fusion_loss(f, ir, vis, controls, contrast_weight=1.0)[1]["contrast"])  # noqa: E731
+    # A flat image has no contrast and costs the most; a source scaled up to more contrast than
+    # either source costs less than the flat one, and the term scales with its weight.
+    assert on(flat) > on(0.5 + 0.5 * (y - 0.5)) > 0.0
+    assert float(fusion_loss(flat, ir, vis, controls, contrast_weight=3.0)[1]["contrast"]) == (
+        pytest.approx(3 * on(flat)))
+    # local_std of a constant is ~0, of a checkerboard 0.5-ish.
+    board = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 2
+    assert float(local_std(board[None, None].float(), 3).mean()) == pytest.approx(0.5, abs=0.03)
+    assert float(local_std(flat).max()) < 1e-3

@@ -291,6 +291,43 @@ def test_holdout_every_keeps_named_pairs_out_of_training(folders, tmp_path):
         _config(folders, tmp_path, holdout_every=1)
 
 
+def test_validation_every_makes_three_disjoint_splits(folders, tmp_path):
+    from napari_textif.training.datasets import split_three
+    from napari_textif.training.loop import _build_data
+
+    more = _write_pairs(tmp_path / "more", 9, 30)
+    parts = split_three([more], 3, 2)
+    short = lambda records: [r.name.split("/")[-1] for r in records]  # noqa: E731
+    # Held out: p0, p3, p6; of the rest (p1 p2 p4 p5 p7 p8) every 2nd from the first is validation.
+    assert short(parts["held_out"]) == ["p0", "p3", "p6"]
+    assert short(parts["val"]) == ["p1", "p4", "p7"]
+    assert short(parts["train"]) == ["p2", "p5", "p8"]
+    config = _config(folders, tmp_path, data=[str(more)], val=[], holdout_every=3, validation_every=2)
+    train_set, val_set = _build_data(config)
+    assert short(val_set.records) == ["p1", "p4", "p7"]
+    assert short(train_set.records) == ["p2", "p5", "p8"]
+    for bad in ({"validation_every": 2}, {"holdout_every": 3, "validation_every": 1}):
+        with pytest.raises(ValueError, match="validation_every"):
+            _config(folders, tmp_path, **bad)
+
+
+def test_policy_jitter_changes_what_is_simulated_not_the_controls():
+    from napari_textif.training.datasets import DegradationPolicy
+
+    rng = np.random.default_rng(0)
+    plain = DegradationPolicy()
+    assert plain.jitter({"vis_haze": 0.5}, 640, rng) == ({"vis_haze": 0.5}, 640)
+    wide = DegradationPolicy(size_jitter=1.0, strength_jitter=1.0)
+    draws = [wide.jitter({"vis_haze": 0.5}, 640, rng) for _ in range(200)]
+    strengths = np.array([d[0]["vis_haze"] for d in draws])
+    sizes = np.array([d[1] for d in draws])
+    assert 0.25 <= strengths.min() < 0.4 and 0.85 < strengths.max() <= 1.0
+    assert wide.jitter({"vis_haze": 0.9}, 640, rng)[0]["vis_haze"] <= 1.0
+    assert 320 <= sizes.min() < 400 and 1000 < sizes.max() <= 1280
+    with pytest.raises(ValueError, match="size_jitter"):
+        DegradationPolicy(size_jitter=-1.0)
+
+
 def test_moved_run_folder_resumes(tmp_path):
     """Issue 17 item 9: the checkpoint stores paths relative to the run folder, so the folder can move."""
     import shutil

@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--schedule", choices=("cosine", "poly"), default="cosine", help="decay after warm-up")
     p.add_argument("--seed", type=int, default=0, help="seed of data sampling and initialisation")
     p.add_argument("--val-every", type=int, default=500, help="validate every N steps (default 500)")
+    p.add_argument("--val-pairs", type=int, default=8,
+                   help="validation pairs, spread over the split (default 8)")
     p.add_argument("--checkpoint-every", type=int, default=250, help="checkpoint every N steps (default 250)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default 2)")
@@ -45,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--holdout-every", type=int, default=None, metavar="N",
                    help="keep every N-th pair of each --data folder (by name, first included) out of "
                    "training and validate on them (when no --val is given)")
+    p.add_argument("--validation-every", type=int, default=None, metavar="M",
+                   help="with --holdout-every: every M-th of the remaining pairs of each folder is a "
+                   "validation pair (never trained on) and validation uses those, not the held-out ones")
     p.add_argument("--holdout-slices", action="store_true",
                    help="medical volumes (pairs named VVSSS): split by slice-number ranges, train on "
                    "the training range and validate on the validation range; the held-out range is "
@@ -82,13 +87,14 @@ def run_train(args: argparse.Namespace) -> int:
         engine=args.engine, data=[str(d) for d in args.data], out=str(args.out), steps=args.steps,
         batch=args.batch, crop=args.crop, val=[str(v) for v in args.val], lr=args.lr,
         weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule, seed=args.seed,
-        val_every=args.val_every, checkpoint_every=args.checkpoint_every, device=args.device,
+        val_every=args.val_every, val_pairs=args.val_pairs, checkpoint_every=args.checkpoint_every,
+        device=args.device,
         threads=args.threads, workers=args.workers,
         model_config=_json_object(args.model_config, "--model-config"),
         policy=_json_object(args.policy, "--policy") or {},
         loss=_json_object(args.loss, "--loss") or {},
         init=None if args.init is None else str(args.init), holdout_every=args.holdout_every,
-        holdout_slices=args.holdout_slices,
+        holdout_slices=args.holdout_slices, validation_every=args.validation_every,
     )
     result = train(config, resume=args.resume, progress=not args.no_progress)
     print(f"trained {config.engine} for steps {result.start_step}..{result.steps} "

@@ -257,16 +257,48 @@ def split_every(
     -------
     train, held_out : list of PairRecord
     """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 2:
-        raise ValueError(f"every must be an int of at least 2, got {every!r}")
+    parts = split_three(folders, every, None)
+    return parts["train"], parts["held_out"]
+
+
+def split_three(
+    folders: str | Path | Sequence[str | Path], every: int, validation_every: int | None
+) -> dict[str, list[PairRecord]]:
+    """Train, validation and held-out pairs of each folder by position (sorted by name).
+
+    Pair ``i`` of a folder is held out when ``i % every == 0``; of the others, the
+    ``j``-th (counting only them, from 0) is validation when ``j % validation_every == 0``
+    (never, when ``validation_every`` is None).
+
+    Returns
+    -------
+    dict of str to list of PairRecord
+        ``train``, ``val`` and ``held_out``.
+
+    Examples
+    --------
+    >>> [("h" if i % 5 == 0 else "v" if j % 4 == 0 else "t") for i, j in
+    ...  zip(range(10), [None, 0, 1, 2, 3, None, 4, 5, 6, 7])]
+    ['h', 'v', 't', 't', 't', 'h', 'v', 't', 't', 't']
+    """
+    for name, value in (("every", every), ("validation_every", validation_every)):
+        if value is None and name == "validation_every":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+            raise ValueError(f"{name} must be an int of at least 2, got {value!r}")
     if isinstance(folders, (str, Path)):
         folders = [folders]
-    train: list[PairRecord] = []
-    held: list[PairRecord] = []
+    out: dict[str, list[PairRecord]] = {"train": [], "val": [], "held_out": []}
     for folder in folders:
+        kept = 0
         for i, record in enumerate(find_pairs(folder)):
-            (held if i % every == 0 else train).append(record)
-    return train, held
+            if i % every == 0:
+                out["held_out"].append(record)
+                continue
+            is_val = validation_every is not None and kept % validation_every == 0
+            out["val" if is_val else "train"].append(record)
+            kept += 1
+    return out
 
 
 #: Where the held-out and validation slices of a volume lie: ranges of position among the
@@ -369,6 +401,13 @@ class DegradationPolicy:
     kinds : tuple of str
         The degradations that may be simulated (empty: all nine); e.g. those of a pair
         kind (:attr:`napari_textif.pairkinds.PairKind.controls`) for medical pairs.
+    size_jitter : float
+        Domain randomisation of spatial scale: the frame size the simulator scales blur
+        radii, streak lengths and bloom by is multiplied by ``2 ** U(-j, j)``.
+    strength_jitter : float
+        Domain randomisation of severity: each degradation is simulated at
+        ``s * 2 ** U(-j, j)`` (clipped to 1) while its Controls keep ``s``, so the
+        network learns to read how much from the images, not from the number.
     """
 
     visible_counts: tuple[float, ...] = (0.3, 0.55, 0.15)
@@ -378,6 +417,8 @@ class DegradationPolicy:
     zoom_range: tuple[float, float] = (0.5, 1.0)
     unnamed_prob: float = 0.0
     kinds: tuple[str, ...] = ()
+    size_jitter: float = 0.0
+    strength_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.kinds) - set(DEGRADATIONS))
@@ -387,6 +428,20 @@ class DegradationPolicy:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"policy {name} must be a probability in [0, 1], got {value!r}")
+        for name in ("size_jitter", "strength_jitter"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 3.0:
+                raise ValueError(f"policy {name} must be in [0, 3] (octaves), got {value!r}")
+
+    def jitter(self, simulated: Mapping[str, float], size: int, rng: np.random.Generator
+               ) -> tuple[dict[str, float], int]:
+        """The strengths actually simulated and the reference size (see the jitter fields)."""
+        if self.size_jitter:
+            size = max(16, round(size * 2.0 ** rng.uniform(-self.size_jitter, self.size_jitter)))
+        if not self.strength_jitter:
+            return dict(simulated), size
+        j = self.strength_jitter
+        return {k: float(min(1.0, v * 2.0 ** rng.uniform(-j, j))) for k, v in simulated.items()}, size
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (stored in checkpoints)."""
@@ -592,7 +647,8 @@ class PairDataset:
         images = self._crop(images, rng)
         ir, vis, ir_clean, vis_clean = (im.astype(np.float32) for im in images)
         simulated = self.policy.draw(rng, visible=vis_cap.kind is None, infrared=ir_cap.kind is None)
-        ir, vis = degrade_pair(ir, vis, simulated, rng, reference_size=full_size)
+        applied, size = self.policy.jitter(simulated, full_size, rng) if simulated else ({}, full_size)
+        ir, vis = degrade_pair(ir, vis, applied, rng, reference_size=size)
         if simulated and self.policy.unnamed_prob > 0 and rng.random() < self.policy.unnamed_prob:
             simulated = {}
             ir_clean = ir if ir_cap.kind is None else ir_clean

@@ -56,9 +56,9 @@ from napari_textif.training.datasets import (
     PairDataset,
     PairRecord,
     find_pairs,
-    split_every,
     split_holdout,
     split_slices,
+    split_three,
 )
 from napari_textif.training.losses import LOSS_TERMS, fusion_loss
 
@@ -69,6 +69,7 @@ SCHEDULES = ("cosine", "poly")
 LOSS_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "gradient_scales": lambda v: tuple(int(f) for f in v),
     "correlation_weight": float,
+    "contrast_weight": float,
 }
 #: Smallest validation crop: VIF's largest window is 17 pixels at the coarsest of 4 scales.
 MIN_VAL_CROP = 48
@@ -107,6 +108,11 @@ class TrainConfig:
     holdout_every : int or None
         Keep every n-th pair of each ``data`` folder (sorted by name, the first one
         included) out of training and validate on those; ignored when ``val`` is given.
+    validation_every : int or None
+        With ``holdout_every``: of the pairs left for training in each folder, every n-th
+        (the first included) is a validation pair instead, never trained on; validation
+        then uses these and the held-out pairs are never read
+        (:func:`napari_textif.training.datasets.split_three`).
     holdout_slices : bool
         Split volumes of slices (medical pairs named ``VVSSS``) by slice-number ranges
         (:func:`napari_textif.training.datasets.split_slices`): train on the training
@@ -140,6 +146,7 @@ class TrainConfig:
     init: str | None = None
     holdout_every: int | None = None
     holdout_slices: bool = False
+    validation_every: int | None = None
     loss: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -162,6 +169,14 @@ class TrainConfig:
             or self.holdout_every < 2
         ):
             raise ValueError(f"holdout_every must be an int of at least 2, got {self.holdout_every!r}")
+        if self.validation_every is not None and (
+            isinstance(self.validation_every, bool) or not isinstance(self.validation_every, int)
+            or self.validation_every < 2 or self.holdout_every is None
+        ):
+            raise ValueError(
+                f"validation_every must be an int of at least 2 given with holdout_every, got "
+                f"{self.validation_every!r} (holdout_every {self.holdout_every!r})"
+            )
         if self.init is not None and not str(self.init).endswith(".safetensors"):
             raise ValueError(f"init must be a .safetensors weights file, got {self.init!r}")
         unknown = sorted(set(self.loss) - set(LOSS_OPTIONS))
@@ -331,8 +346,10 @@ def _build_data(config: TrainConfig) -> tuple[PairDataset, PairDataset | None]:
         parts = split_slices(find_pairs(config.data))
         records, val_records = parts["train"], _spread(parts["val"], config.val_pairs)
     elif config.holdout_every:
-        records, held = split_every(config.data, config.holdout_every)
-        val_records = _spread(held, config.val_pairs)
+        parts = split_three(config.data, config.holdout_every, config.validation_every)
+        records = parts["train"]
+        chosen = parts["val"] if config.validation_every else parts["held_out"]
+        val_records = _spread(chosen, config.val_pairs)
     else:
         records, val_records = split_holdout(
             find_pairs(config.data), max_count=config.val_pairs, seed=config.seed
@@ -679,7 +696,8 @@ class _Run:
 
 
 def _format_terms(terms: Mapping[str, float], lr: float) -> str:
-    short = {"intensity": "int", "ssim": "ssim", "gradient": "grad", "color": "col", "correlation": "corr"}
+    short = {"intensity": "int", "ssim": "ssim", "gradient": "grad", "color": "col", "correlation": "corr",
+             "contrast": "con"}
     parts = [f"loss {terms['loss']:.3f}"] + [f"{short[k]} {terms[k]:.3f}" for k in LOSS_TERMS]
     return " ".join(parts) + f" lr {lr:.2e}"
 

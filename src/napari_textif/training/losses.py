@@ -41,7 +41,9 @@ from napari_textif.imaging import tensor_chroma as chroma
 from napari_textif.imaging import tensor_luminance as luminance
 from napari_textif.metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW
 
-LOSS_TERMS: tuple[str, ...] = ("intensity", "ssim", "gradient", "color", "correlation")
+LOSS_TERMS: tuple[str, ...] = ("intensity", "ssim", "gradient", "color", "correlation", "contrast")
+#: Side of the windows of the local-contrast term.
+CONTRAST_WINDOW = 9
 COLOR_WEIGHT = 12.0
 #: (intensity, ssim, gradient) with no degradation: the middle of the paper's table.
 NEUTRAL_WEIGHTS: tuple[float, float, float] = (6.0, 1.0, 10.0)
@@ -138,6 +140,7 @@ def fusion_loss(
     *,
     gradient_scales: tuple[int, ...] = (1,),
     correlation_weight: float = 0.0,
+    contrast_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The Controls-weighted fusion loss of a batch.
 
@@ -159,6 +162,11 @@ def fusion_loss(
         Weight of ``2 - corr(F - Y_vis, IR) - corr(F - IR, Y_vis)``, the complement
         of the sum of the correlations of differences (the SCD metric): it asks the
         fused image to carry what each source adds to the other (0: off, as the paper).
+    contrast_weight : float
+        Weight of the local-contrast term: L1 of the fused image's local standard deviation
+        (:data:`CONTRAST_WINDOW`-square windows, on the ``gradient_scales`` pyramid) to the
+        larger of the sources' (scaled by ``detail_emphasis`` as the gradient target): the
+        contrast of each region from whichever source has more of it (0: off).
 
     Returns
     -------
@@ -189,7 +197,13 @@ def fusion_loss(
             weights["color"]
         ),
     }
+    raw["contrast"] = (
+        _multiscale_contrast(y_f, ir_clean, y_v, 1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float(),
+                             gradient_scales)
+        if contrast_weight else torch.zeros_like(weights["color"])
+    )
     weights["correlation"] = torch.full_like(weights["color"], float(correlation_weight))
+    weights["contrast"] = torch.full_like(weights["color"], float(contrast_weight))
     weighted = {k: weights[k] * raw[k] for k in LOSS_TERMS}
     total = torch.stack([weighted[k] for k in LOSS_TERMS]).sum(0).mean()
     return total, {k: v.mean().detach() for k, v in weighted.items()}
@@ -252,6 +266,28 @@ def _multiscale_gradient(
             raise ValueError(f"gradient_scales must be factors >= 1 that leave 3 pixels, got {factor}")
         images = [F.avg_pool2d(t, factor) if factor > 1 else t for t in (y_f, ir, y_v)]
         total = total + _gradient(*images, gain) / factor
+    return total
+
+
+def local_std(image: torch.Tensor, window: int = CONTRAST_WINDOW) -> torch.Tensor:
+    """Standard deviation of ``image`` over ``window``-square windows (reflect padding)."""
+    pad = window // 2
+    padded = F.pad(image, (pad, pad, pad, pad), mode="reflect")
+    mean = F.avg_pool2d(padded, window, stride=1)
+    var = F.avg_pool2d(padded * padded, window, stride=1) - mean * mean
+    return var.clamp_min(1e-8).sqrt()
+
+
+def _multiscale_contrast(
+    y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, gain: torch.Tensor, scales: tuple[int, ...]
+) -> torch.Tensor:
+    total = torch.zeros_like(gain)
+    g = gain[:, None, None, None]
+    for factor in scales:
+        images = [F.avg_pool2d(t, factor) if factor > 1 else t for t in (y_f, ir, y_v)]
+        window = min(CONTRAST_WINDOW, min(images[0].shape[-2:]) // 2 * 2 - 1)
+        sf, si, sv = (local_std(t, window) for t in images)
+        total = total + _per_sample((sf - g * torch.maximum(si, sv)).abs()) / factor
     return total
 
 

@@ -146,6 +146,19 @@ def _load_model_cached(path: str, device: str, sha256: str) -> Any:
     return model
 
 
+def tile_overlap(weights: Path) -> int:
+    """Tile overlap for ``weights``: :data:`TILE_OVERLAP`, or the network's receptive radius
+    (:func:`~napari_textif.engines.lite.net.receptive_radius`) rounded up to the grid when larger,
+    so a tile's kept pixels see all the context they would see in the whole image."""
+    from napari_textif.engines.lite.net import MULTIPLE, LiteNetConfig, receptive_radius
+
+    ok, _, record = check_weights(weights)
+    if not ok:
+        return TILE_OVERLAP
+    radius = receptive_radius(LiteNetConfig.from_mapping(record.get("config")))
+    return max(TILE_OVERLAP, -(-radius // MULTIPLE) * MULTIPLE)
+
+
 def tile_size_for(budget_mb: float) -> int:
     """Largest tile side (a multiple of 8) whose network memory fits ``budget_mb``."""
     side = int(math.sqrt(budget_mb * 1e6 / BYTES_PER_PIXEL)) // 8 * 8
@@ -223,7 +236,8 @@ class LiteEngine(Engine):
 
         device = resolve_device(request.device)
         model, record = load_model(self.weights_path(request.options, request.kind), device)
-        tile = self._tile_size(request.options)
+        tiling = self.tiling(request.options, request.kind)
+        tile = tiling.tile
         routed = CLASSIC_RESTORED if request.options.get("classic_restore", True) else frozenset()
         infrared, visible, net_controls, restored = restore_first(
             request.infrared, request.visible, request.controls, routed)
@@ -236,7 +250,7 @@ class LiteEngine(Engine):
             if max(infrared.shape) <= tile:
                 fused, n_tiles = run_tile(infrared, visible), 1
             else:
-                fused, n_tiles = self._run_tiled(run_tile, request, tile, (infrared, visible))
+                fused, n_tiles = self._run_tiled(run_tile, request, tiling, (infrared, visible))
         request.report(1.0, "lite: done")
         provenance = {
             "weights": record.get("name", "lite"), "weights_sha256": record["sha256"],
@@ -248,24 +262,25 @@ class LiteEngine(Engine):
         return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, notes=notes,
                             provenance=provenance)
 
-    def tiling(self, options: Mapping[str, Any] | None = None) -> imaging.Tiling:
-        """Tiles of the side the memory budget allows, overlapping by 96 pixels, starts on the net's grid."""
+    def tiling(self, options: Mapping[str, Any] | None = None, kind: str = DEFAULT_KIND) -> imaging.Tiling:
+        """Tiles of the side the memory budget allows, overlapping by :func:`tile_overlap` of the
+        weights, starting on the net's grid."""
         from napari_textif.engines.lite.net import MULTIPLE
 
-        return imaging.Tiling(self._tile_size(options or {}), TILE_OVERLAP, MULTIPLE)
+        overlap = tile_overlap(self.weights_path(options, kind))
+        return imaging.Tiling(self._tile_size(options or {}, overlap), overlap, MULTIPLE)
 
     @staticmethod
-    def _tile_size(options: Mapping[str, Any]) -> int:
+    def _tile_size(options: Mapping[str, Any], overlap: int = TILE_OVERLAP) -> int:
         if options.get("tile_size"):
-            return max(int(options["tile_size"]) // 8 * 8, 2 * TILE_OVERLAP)
-        return tile_size_for(float(options.get("memory_budget_mb", DEFAULT_MEMORY_BUDGET_MB)))
+            return max(int(options["tile_size"]) // 8 * 8, 2 * overlap)
+        side = tile_size_for(float(options.get("memory_budget_mb", DEFAULT_MEMORY_BUDGET_MB)))
+        return max(side, 2 * overlap)
 
     @staticmethod
     def _run_tiled(
-        run_tile: Any, request: FusionRequest, tile: int, images: tuple[np.ndarray, np.ndarray]
+        run_tile: Any, request: FusionRequest, tiling: imaging.Tiling, images: tuple[np.ndarray, np.ndarray]
     ) -> tuple[np.ndarray, int]:
-        from napari_textif.engines.lite.net import MULTIPLE
-
         tiles = 0
 
         def progress(done: int, total: int) -> None:
@@ -273,8 +288,8 @@ class LiteEngine(Engine):
             tiles = total
             request.report(done / total, f"lite: tile {done}/{total}")
 
-        fused = imaging.tiled(run_tile, images, tile=tile, overlap=TILE_OVERLAP, progress=progress,
-                              align=MULTIPLE)
+        fused = imaging.tiled(run_tile, images, tile=tiling.tile, overlap=tiling.overlap, progress=progress,
+                              align=tiling.align)
         return fused, tiles
 
     @staticmethod

@@ -272,6 +272,27 @@ def count_macs(model: LiteNet, height: int = 480, width: int = 640) -> int:
     return total
 
 
+#: Input pixels on either side of an output pixel that reach it through the layers of
+#: ``lite_v2``'s layout, measured by back-propagating from one output pixel (62).
+BASE_RECEPTIVE_RADIUS = 62
+
+
+def receptive_radius(config: LiteNetConfig | None = None) -> int:
+    """Input pixels on either side of an output pixel that can influence it.
+
+    Each context block at 1/8 adds ``8 * dilation * (kernel - 1) / 2``; the shipped
+    ``lite_v3`` (two 7-tap blocks of dilation 3) reaches 206 pixels, as measured.
+
+    Examples
+    --------
+    >>> receptive_radius(), receptive_radius(LiteNetConfig(context_blocks=2))
+    (62, 206)
+    """
+    config = config or LiteNetConfig()
+    per_block = MULTIPLE * config.context_dilation * (config.context_kernel - 1) // 2
+    return BASE_RECEPTIVE_RADIUS + config.context_blocks * per_block
+
+
 def describe(config: LiteNetConfig | None = None) -> dict[str, int]:
     """Parameter count and MACs at 640x480 of a configuration."""
     model = LiteNet(config)

@@ -1,10 +1,15 @@
-"""The held-out split and pair loading shared by the lite benchmarks.
+"""The held-out and validation splits and pair loading shared by the lite benchmarks.
 
-The split is the one the shipped ``lite`` weights were trained with
+The held-out split is the one the shipped ``lite`` weights were trained with
 (``napari-textif train --holdout-every 5`` on RoadScene, LLVIP, VIFB, two M3SVD
 sequences and ``degraded_pairs/train``; see docs/model-card.md): every 5th pair
 of each set by name, the first included, and the whole M3SVD sequence
 ``0111_1753`` are never trained on. ``degraded_pairs/val`` is never trained on.
+
+Runs with ``--validation-every 8`` also keep a validation set out of the rest:
+of the pairs not held out, counted from 0, every 8th (the rule of
+:func:`napari_textif.training.datasets.split_three`, which :func:`split` calls, so
+the benchmarks and training share one rule). The held-out sequence has none.
 """
 
 from __future__ import annotations
@@ -15,10 +20,15 @@ import numpy as np
 
 from napari_textif import imaging
 from napari_textif.io import list_images, read_image
+from napari_textif.training.datasets import PairRecord, split_three
 
 SETS = ("roadscene", "llvip", "m3svd", "vifb")
 #: The M3SVD sequence that is held out whole (the others are trained on).
 HELD_OUT_SEQUENCE = "0111_1753"
+#: ``--holdout-every`` and ``--validation-every`` of the training runs.
+HOLDOUT_EVERY, VALIDATION_EVERY = 5, 8
+#: ``--split`` choice of the benchmarks -> key of :func:`split`.
+SPLIT_KEYS = {"heldout": "val", "validation": "validation"}
 #: Pairs with a side above this are halved (as LLVIP) before use.
 MAX_SIDE = 900
 #: degraded_pairs file suffix -> the control it names.
@@ -62,19 +72,53 @@ def set_folders(root: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def split(root: Path) -> dict[str, list[tuple[str, Path, Path]]]:
-    """Deterministic train/validation split: every 5th pair of each set, and one M3SVD sequence.
+def _named(set_name: str, records: list[PairRecord]) -> list[tuple[str, Path, Path]]:
+    """``(set/stem, ir_path, vis_path)`` of plain records (one capture each), sorted by name."""
+    records = sorted(records, key=lambda r: r.name)
+    return [(f"{set_name}/{r.name.rsplit('/', 1)[-1]}", r.infrared[0].path, r.visible[0].path)
+            for r in records]
 
-    Returns ``{"train": [...], "val": [...]}`` of ``(name, ir_path, vis_path)``.
+
+def split(root: Path) -> dict[str, list[tuple[str, Path, Path]]]:
+    """Deterministic splits: held out (every 5th pair of each set, one M3SVD sequence) and validation.
+
+    Returns
+    -------
+    dict of str to list of tuple
+        ``(name, ir_path, vis_path)`` with names such as ``roadscene/FLIR_00006`` or
+        ``m3svd/0114_1551/0010``, in set order then by name:
+
+        - ``val``: the held-out pairs, every 5th of RoadScene, LLVIP and VIFB and the
+          whole sequence :data:`HELD_OUT_SEQUENCE` (never trained on);
+        - ``train``: every other pair, validation included (so also the every-5th pairs
+          of the other M3SVD sequences, which training holds out but this split never did);
+        - ``validation``: the pairs ``split_three(folder, HOLDOUT_EVERY, VALIDATION_EVERY)``
+          puts in ``val``, per folder; none of :data:`HELD_OUT_SEQUENCE`.
     """
-    parts: dict[str, list[tuple[str, Path, Path]]] = {"train": [], "val": []}
+    parts: dict[str, list[tuple[str, Path, Path]]] = {"train": [], "val": [], "validation": []}
     for set_name, folder in set_folders(root):
-        ir, vi = list_images(folder / "ir"), list_images(folder / "vi")
-        names = sorted(set(ir) & set(vi))
-        for i, stem in enumerate(names):
-            held = set_name.endswith(HELD_OUT_SEQUENCE) if set_name.startswith("m3svd") else i % 5 == 0
-            parts["val" if held else "train"].append((f"{set_name}/{stem}", ir[stem], vi[stem]))
+        three = split_three(folder, HOLDOUT_EVERY, VALIDATION_EVERY)
+        records = three["held_out"] + three["val"] + three["train"]
+        whole = set_name == f"m3svd/{HELD_OUT_SEQUENCE}"
+        held = records if whole else [] if set_name.startswith("m3svd") else three["held_out"]
+        held_names = {r.name for r in held}
+        parts["val"] += _named(set_name, held)
+        parts["train"] += _named(set_name, [r for r in records if r.name not in held_names])
+        parts["validation"] += [] if whole else _named(set_name, three["val"])
     return parts
+
+
+def by_set(items: list[tuple[str, Path, Path]]) -> dict[str, list[tuple[str, Path, Path]]]:
+    """Items of :func:`split` grouped by set (``roadscene``, ``llvip``, ``m3svd``, ``vifb``), in order."""
+    out: dict[str, list[tuple[str, Path, Path]]] = {}
+    for item in items:
+        out.setdefault(set_of(item[0]), []).append(item)
+    return out
+
+
+def set_of(name: str) -> str:
+    """The set of a pair name: ``m3svd/0114_1551/0010`` -> ``m3svd``."""
+    return name.split("/")[0]
 
 
 def load_pair(ir_path: Path, vis_path: Path) -> tuple[np.ndarray, np.ndarray]:

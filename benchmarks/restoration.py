@@ -4,10 +4,12 @@ Two sections:
 
 1. **Foreign simulator.** Held-out pairs (the split of ``benchmarks/heldout.py``:
    every 5th pair of RoadScene, LLVIP and VIFB and the whole M3SVD sequence
-   0111_1753; ``--pairs`` per set, spread over the set) are degraded by
-   :mod:`foreign_degrade` (written independently of the training simulator and used
-   for evaluation only) with each of the nine kinds at each severity. With the engine
-   (default ``lite`` through :func:`napari_textif.fuse`):
+   0111_1753; or its validation pairs with ``--split validation``; ``--pairs`` per
+   set, spread over the set) are degraded by :mod:`foreign_degrade` (written
+   independently of the training simulator and used for evaluation only) with each of
+   the nine kinds at each severity. With the engine (default ``lite`` through
+   :func:`napari_textif.fuse`, with the weights of ``--weights`` if given, else the
+   shipped ones):
 
    - ``clean``: neutral fusion (prompt ``""``) of the undegraded pair;
    - ``neutral``: neutral fusion of the degraded pair;
@@ -29,6 +31,8 @@ Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/restoration.py --data ../shared/data/ivif --pairs 3 \\
         --json local/restoration.json --contact-sheet docs/images/restoration_real_contact.jpg
+    OMP_NUM_THREADS=1 python benchmarks/restoration.py --data ../shared/data/ivif --pairs 3 \\
+        --weights lite_v3.safetensors --json local/restoration_v3.json
 
 Nothing measured here may be used to choose or tune anything (see :mod:`foreign_degrade`).
 """
@@ -47,7 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from foreign_degrade import KINDS, SEVERITIES, degrade
-from heldout import load_pair, load_real, real_degraded, split
+from heldout import SPLIT_KEYS, by_set, load_pair, load_real, real_degraded, split
 
 # The plain-words prompt per kind of the other lite benchmarks (the same phrase at every severity).
 from lite_quality import PROMPTS
@@ -239,8 +243,8 @@ def baseline_restore(image: np.ndarray, kind: str) -> np.ndarray:
 # --------------------------------------------------------------------------- runs
 
 
-def held_out_pairs(data: Path, per_set: int) -> list[tuple[str, Path, Path]]:
-    """Up to ``per_set`` held-out pairs of each set (RoadScene, LLVIP, M3SVD, VIFB), spread over it.
+def held_out_pairs(data: Path, per_set: int, which: str = "heldout") -> list[tuple[str, Path, Path]]:
+    """Up to ``per_set`` pairs of split ``which`` of each set (RoadScene, LLVIP, M3SVD, VIFB), spread over it.
 
     Parameters
     ----------
@@ -248,17 +252,16 @@ def held_out_pairs(data: Path, per_set: int) -> list[tuple[str, Path, Path]]:
         The ``ivif`` folder.
     per_set : int
         Pairs per set; 0 takes all.
+    which : str
+        The split, a key of ``heldout.SPLIT_KEYS``: ``heldout`` or ``validation``.
 
     Returns
     -------
     list of tuple
         ``(name, ir_path, vis_path)``.
     """
-    by_set: dict[str, list[tuple[str, Path, Path]]] = {}
-    for name, ir, vi in split(data)["val"]:
-        by_set.setdefault(name.split("/")[0], []).append((name, ir, vi))
     chosen = []
-    for items in by_set.values():
+    for items in by_set(split(data)[SPLIT_KEYS[which]]).values():
         if per_set <= 0 or per_set >= len(items):
             chosen += items
         else:
@@ -267,12 +270,24 @@ def held_out_pairs(data: Path, per_set: int) -> list[tuple[str, Path, Path]]:
     return chosen
 
 
-def make_fuser(engine: str) -> Callable[[np.ndarray, np.ndarray, str], np.ndarray]:
-    """``fn(ir, vis, prompt) -> fused image`` with ``engine`` on the CPU."""
+def make_fuser(engine: str, weights: str | None = None,
+               ) -> Callable[[np.ndarray, np.ndarray, str], np.ndarray]:
+    """``fn(ir, vis, prompt) -> fused image`` with ``engine`` on the CPU.
+
+    Parameters
+    ----------
+    engine : str
+        An engine name.
+    weights : str, optional
+        A weights file, passed as ``options={"checkpoint": weights}`` (default: the engine's own).
+    """
     from napari_textif import fuse
 
+    options = {"checkpoint": weights} if weights else {}
+
     def run(ir: np.ndarray, vis: np.ndarray, prompt: str = "") -> np.ndarray:
-        return np.asarray(fuse(ir, vis, prompt, engine=engine, device="cpu").image, dtype=np.float32)
+        fused = fuse(ir, vis, prompt, engine=engine, device="cpu", options=options).image
+        return np.asarray(fused, dtype=np.float32)
 
     return run
 
@@ -489,6 +504,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=10,
                         help="held-out pairs per set (0: all); 10 (34 pairs): about 8 minutes on one core")
     parser.add_argument("--engine", default="lite")
+    parser.add_argument("--weights", default=None,
+                        help="a weights file for the engine (options checkpoint; default: shipped)")
+    parser.add_argument("--split", default="heldout", choices=tuple(SPLIT_KEYS),
+                        help="the pairs of the foreign and absent sections")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
     parser.add_argument("--severities", default=",".join(SEVERITIES))
     parser.add_argument("--seed", type=int, default=2024)
@@ -497,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--contact-sheet", type=Path, default=None, help="PNG/JPEG grid of the real scenes")
     args = parser.parse_args(argv)
+    if args.weights and not Path(args.weights).is_file():
+        parser.error(f"weights not found: {args.weights}")
     try:
         import torch
 
@@ -504,25 +525,25 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover - the classic engine needs no torch
         pass
     t0 = time.time()
-    fusion = make_fuser(args.engine)
+    fusion = make_fuser(args.engine, args.weights)
     parts = args.parts.split(",")
-    report: dict[str, object] = {"engine": args.engine, "prompts": PROMPTS, "baseline": BASELINE_METHODS,
-                                 "seed": args.seed}
+    report: dict[str, object] = {"engine": args.engine, "weights": args.weights, "split": args.split,
+                                 "prompts": PROMPTS, "baseline": BASELINE_METHODS, "seed": args.seed}
     if "foreign" in parts:
-        pairs = held_out_pairs(args.data, args.pairs)
+        pairs = held_out_pairs(args.data, args.pairs, args.split)
         kinds = [k for k in args.kinds.split(",") if k]
         severities = [s for s in args.severities.split(",") if s]
-        print(f"foreign simulator: {len(pairs)} held-out pairs, {len(kinds)} kinds x {len(severities)} "
-              f"severities, engine {args.engine}")
+        print(f"foreign simulator: {len(pairs)} {args.split} pairs, {len(kinds)} kinds x {len(severities)} "
+              f"severities, engine {args.engine}, weights {args.weights or 'shipped'}")
         report["pairs"] = [name for name, _, _ in pairs]
         report["foreign"] = result = foreign(pairs, kinds, severities, fusion, args.seed)
         print()
         print(foreign_tables(result))
     if "absent" in parts:
-        pairs = held_out_pairs(args.data, args.pairs)
+        pairs = held_out_pairs(args.data, args.pairs, args.split)
         kinds = [k for k in args.kinds.split(",") if k]
         report["absent"] = found = absent(pairs, kinds, fusion)
-        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean held-out pairs "
+        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean {args.split} pairs "
               "(target >= 0.95)\n")
         print("| kind | mean | min | pairs below 0.95 |\n|---|---|---|---|")
         for kind, row in found.items():

@@ -270,6 +270,11 @@ def test_init_starts_from_given_weights_and_refuses_other_architectures(folders,
         train(_config(folders, tmp_path, steps=1, init=str(init)), progress=False, log=lambda line: None)
     with pytest.raises(ValueError, match=r"init must be a \.safetensors"):
         _config(folders, tmp_path, init=str(tmp_path / "w.pt"))
+    # Weights with a record beside them bring their architecture: no --model-config needed.
+    init.with_suffix(".json").write_text(json.dumps({"config": {"width": 4}}))
+    result = train(_config(folders, tmp_path, steps=1, init=str(init), out=str(tmp_path / "w4.safetensors")),
+                   progress=False, log=lambda line: None)
+    assert load_file(str(result.weights))["body.0.weight"].shape[0] == 4
 
 
 def test_holdout_every_keeps_named_pairs_out_of_training(folders, tmp_path):

@@ -262,7 +262,10 @@ def train(
     train_set, val_set = _build_data(config)
     if state is not None:
         _check_same_data(state, train_set)
-    model_config = dict(state["model_config"] if state else (config.model_config or engine.default_config()))
+    model_config = dict(
+        state["model_config"] if state
+        else config.model_config or _init_config(config.init) or engine.default_config()
+    )
     model = engine.create_model(model_config)
     if state is None and config.init is not None:
         _load_init_weights(model, Path(config.init))
@@ -295,6 +298,20 @@ def _trainable_engine(name: str) -> Any:
             f"engine {name!r} is not trainable; trainable engines: {', '.join(trainable) or 'none'}"
         )
     return engine
+
+
+def _init_config(init: str | None) -> dict[str, Any] | None:
+    """The architecture recorded beside ``init`` weights (their JSON sidecar), if any."""
+    import json
+
+    sidecar = Path(init).with_suffix(".json") if init else None
+    if sidecar is None or not sidecar.is_file():
+        return None
+    try:
+        config = json.loads(sidecar.read_text(encoding="utf-8")).get("config")
+    except ValueError:
+        return None
+    return dict(config) if isinstance(config, dict) else None
 
 
 def _load_init_weights(model: torch.nn.Module, path: Path) -> None:

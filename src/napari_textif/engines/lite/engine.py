@@ -312,10 +312,11 @@ class LiteEngine(Engine):
     # --- trainable-engine protocol -------------------------------------------------------
 
     def default_config(self) -> dict[str, Any]:
-        """Architecture config of a fresh network (the shipped one's)."""
+        """Architecture config of a fresh network: the shipped default weights' (their record)."""
         from napari_textif.engines.lite.net import LiteNetConfig
 
-        return LiteNetConfig().to_dict()
+        ok, _, record = check_weights(DEFAULT_WEIGHTS)
+        return LiteNetConfig.from_mapping(record.get("config") if ok else None).to_dict()
 
     def create_model(self, config: Mapping[str, Any] | None = None) -> Any:
         """A fresh, untrained :class:`~napari_textif.engines.lite.net.LiteNet`."""

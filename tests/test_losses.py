@@ -225,3 +225,16 @@ def test_contrast_term_asks_for_the_larger_local_contrast_of_the_sources():
     board = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 2
     assert float(local_std(board[None, None].float(), 3).mean()) == pytest.approx(0.5, abs=0.03)
     assert float(local_std(flat).max()) < 1e-3
+
+
+def test_preference_weight_holds_preference_samples_to_their_targets_harder():
+    ir, vis = _batch(size=32)
+    fused = luminance(vis)
+    for name, term in (("thermal_emphasis", "intensity"), ("detail_emphasis", "gradient")):
+        controls = torch.zeros(2, len(CONTROL_NAMES))
+        controls[:, CONTROL_NAMES.index(name)] = -0.5
+        plain = fusion_loss(fused, ir, vis, controls)[1]
+        held = fusion_loss(fused, ir, vis, controls, preference_weight=2.0)[1]
+        assert float(held[term]) == pytest.approx(2.0 * float(plain[term]), rel=1e-5)  # 1 + 2 * 0.5
+        other = "gradient" if term == "intensity" else "intensity"
+        assert float(held[other]) == pytest.approx(float(plain[other]))

@@ -141,6 +141,7 @@ def fusion_loss(
     gradient_scales: tuple[int, ...] = (1,),
     correlation_weight: float = 0.0,
     contrast_weight: float = 0.0,
+    preference_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The Controls-weighted fusion loss of a batch.
 
@@ -167,6 +168,11 @@ def fusion_loss(
         (:data:`CONTRAST_WINDOW`-square windows, on the ``gradient_scales`` pyramid) to the
         larger of the sources' (scaled by ``detail_emphasis`` as the gradient target): the
         contrast of each region from whichever source has more of it (0: off).
+    preference_weight : float
+        Scales the intensity weight by ``1 + p |thermal_emphasis|`` and the gradient
+        weight by ``1 + p |detail_emphasis|``: a sample that asks for a preference is
+        held to its moved target harder, so the other terms (which pull towards the
+        sources) do not shrink the preference's range (0: off).
 
     Returns
     -------
@@ -185,6 +191,9 @@ def fusion_loss(
     _check_shapes(fused, ir_clean, vis_clean, controls)
     fused, ir_clean, vis_clean = fused.float(), ir_clean.float(), vis_clean.float()
     weights = loss_weights(controls.float())
+    if preference_weight:
+        weights["intensity"] = weights["intensity"] * (1.0 + preference_weight * controls[:, _THERMAL].abs())
+        weights["gradient"] = weights["gradient"] * (1.0 + preference_weight * controls[:, _DETAIL].abs())
     y_f, y_v = luminance(fused), luminance(vis_clean)
     raw = {
         "intensity": _intensity(y_f, ir_clean, y_v, controls[:, _THERMAL].float()),

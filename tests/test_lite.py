@@ -251,3 +251,25 @@ def test_context_blocks_start_as_identity_and_keep_v2_configs_loadable():
         assert torch.equal(net.context(features), features)  # zero-initialised residuals
         assert net(ir, vis, c).shape == (1, 1, 32, 48)
     assert LiteNetConfig.from_mapping(config.to_dict()) == config
+
+
+def test_widening_lite_v2_into_a_wider_net_keeps_its_function_exactly():
+    from safetensors.torch import load_file
+
+    from napari_textif.engines.lite.net import LiteNet, LiteNetConfig
+
+    engine = LiteEngine()
+    v2_path = DEFAULT_WEIGHTS.with_name("lite_v2.safetensors")
+    record = json.loads(sidecar_path(v2_path).read_text())
+    small = engine.create_model(record["config"])
+    small.load_state_dict(load_file(str(v2_path)))
+    wide = LiteNet(LiteNetConfig(widths=(20, 40, 72), context_blocks=2))
+    engine.load_init(wide, load_file(str(v2_path)), record["config"])
+    g = torch.Generator().manual_seed(0)
+    ir, vis = torch.rand(2, 1, 48, 64, generator=g), torch.rand(2, 3, 48, 64, generator=g)
+    controls = torch.rand(2, len(CONTROL_NAMES), generator=g) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(small(ir, vis, controls), wide(ir, vis, controls), atol=1e-6)
+    narrow = LiteNet(LiteNetConfig(widths=(8, 16, 24)))
+    with pytest.raises(RuntimeError, match="cannot widen"):
+        engine.load_init(narrow, load_file(str(v2_path)), record["config"])

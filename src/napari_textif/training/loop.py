@@ -8,6 +8,9 @@ An engine (:class:`napari_textif.engines.Engine`) with ``trainable = True`` prov
     The architecture config of a fresh network (JSON-ready).
 ``create_model(self, config: Mapping | None = None) -> torch.nn.Module``
     A fresh, untrained network for ``config`` (``None``: the default).
+``load_init(self, model, state, config)`` (optional)
+    Put the ``--init`` weights ``state`` (recorded with architecture ``config``, or
+    None) into ``model``; without it the state must fit ``model`` exactly.
 ``train_forward(self, model, batch: dict) -> torch.Tensor``
     The fused image in ``[0, 1]``: ``(B, 1, H, W)`` luminance for engines whose
     ``output`` is ``"luminance"``, ``(B, 3, H, W)`` RGB for ``"rgb"`` engines.
@@ -269,7 +272,7 @@ def train(
     )
     model = engine.create_model(model_config)
     if state is None and config.init is not None:
-        _load_init_weights(model, Path(config.init))
+        _load_init_weights(model, Path(config.init), engine)
         log(f"starting from the weights {config.init}")
     model = model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -315,13 +318,20 @@ def _init_config(init: str | None) -> dict[str, Any] | None:
     return dict(config) if isinstance(config, dict) else None
 
 
-def _load_init_weights(model: torch.nn.Module, path: Path) -> None:
-    """Load ``path`` (safetensors) into ``model``; a different architecture is a clear error."""
+def _load_init_weights(model: torch.nn.Module, path: Path, engine: Any = None) -> None:
+    """Load ``path`` (safetensors) into ``model``; a different architecture is a clear error.
+
+    An engine with ``load_init(model, state, config)`` decides itself (the lite engine
+    widens narrower weights into a wider network); ``config`` is the one recorded beside them.
+    """
     from safetensors.torch import load_file
 
     if not path.is_file():
         raise FileNotFoundError(f"init weights not found: {path}")
     try:
+        if hasattr(engine, "load_init"):
+            engine.load_init(model, load_file(str(path)), _init_config(str(path)))
+            return
         model.load_state_dict(load_file(str(path)))
     except RuntimeError as exc:
         raise ValueError(

@@ -324,6 +324,20 @@ class LiteEngine(Engine):
 
         return LiteNet(LiteNetConfig.from_mapping(config if config is not None else self.default_config()))
 
+    def load_init(self, model: Any, state: Mapping[str, Any], config: Mapping[str, Any] | None) -> None:
+        """Start ``model`` from ``state``: as it is for the same architecture, widened
+        (:func:`~napari_textif.engines.lite.net.widen_state`) from a narrower one."""
+        from napari_textif.engines.lite.net import LiteNetConfig, widen_state
+
+        source = LiteNetConfig.from_mapping(config) if config is not None else model.config
+        if source == model.config:
+            model.load_state_dict(state)
+            return
+        try:
+            model.load_state_dict(widen_state(state, source, model))
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from exc
+
     def train_forward(self, model: Any, batch: Mapping[str, Any]) -> Any:
         """Fused luminance ``(B, 1, H, W)`` in ``[0, 1]`` for a training batch.
 

@@ -239,6 +239,60 @@ class LiteNet(nn.Module):
         return fused_y.clamp(0.0, 1.0)
 
 
+def widen_state(
+    state: Mapping[str, torch.Tensor], config: LiteNetConfig, model: LiteNet
+) -> dict[str, torch.Tensor]:
+    """``model``'s state with a narrower net's ``state`` (of ``config``) embedded: the same function.
+
+    Every old channel keeps its weights and its place at the start of each layer (the fusion
+    layers' visible half starts at the new width); new channels keep ``model``'s random
+    initialisation for their inputs, and every weight from a new channel into an old one is
+    zero, as are new FiLM parameters and context blocks' last layers, so ``model`` computes
+    exactly what the narrow net did and training grows from there (Net2Net-style widening).
+
+    Raises
+    ------
+    ValueError
+        When ``config`` is not narrower or equal in every width, or other settings differ.
+    """
+    big = model.config
+    same = ("use_chroma", "n_controls", "film_hidden")
+    if any(a > b for a, b in zip(config.widths, big.widths, strict=True)) or any(
+        getattr(config, k) != getattr(big, k) for k in same
+    ):
+        raise ValueError(f"cannot widen a {config} network into a {big} one")
+    out = {k: v.clone() for k, v in model.state_dict().items()}
+    for key, small in state.items():
+        if key not in out:
+            raise ValueError(f"weights have {key!r}, which the {big} network does not")
+        rows, cols = _widen_maps(key, small.shape, config, big)
+        target = out[key]
+        if small.ndim == 1:
+            target[rows] = small
+            continue
+        target[rows] = 0.0
+        target[rows[:, None], cols[None, :]] = small
+    return out
+
+
+def _widen_maps(
+    key: str, shape: torch.Size, small: LiteNetConfig, big: LiteNetConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the rows (outputs) and columns (inputs) of a narrow tensor go in the wide one."""
+    rows = torch.arange(shape[0])
+    cols = torch.arange(shape[1]) if len(shape) > 1 else torch.arange(0)
+    if key.startswith("fuse."):
+        c_small, c_big = shape[0], big.widths[int(key.split(".")[1])]
+        cols = torch.cat([torch.arange(c_small), c_big + torch.arange(c_small)])
+    elif key.startswith("controls_mlp.net.4"):
+        parts, start = [], 0
+        for c_small, c_big in zip(reversed(small.widths), reversed(big.widths)):
+            parts += [start + torch.arange(c_small), start + c_big + torch.arange(c_small)]
+            start += 2 * c_big
+        rows = torch.cat(parts)
+    return rows, cols
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -41,8 +41,12 @@ from restoration import _mean_rows, gains, ssim
 STRENGTHS = {"mild": 0.3, "moderate": 0.6, "severe": 0.9}
 
 
+#: Engine options of every fusion (``--weights`` sets the lite checkpoint).
+OPTIONS: dict[str, object] = {}
+
+
 def _fused(ir: np.ndarray, vis: np.ndarray, prompt: str, engine: str) -> np.ndarray:
-    return fuse(ir, vis, prompt, engine=engine, device="cpu").image
+    return fuse(ir, vis, prompt, engine=engine, device="cpu", options=OPTIONS).image
 
 
 def simulated(pairs, kind: str, engine: str, seed: int = 77) -> dict[str, dict[str, float]]:  # type: ignore[no-untyped-def]
@@ -84,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="*", default=list(DEGRADATIONS))
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--clean", action="store_true", help="also: prompt on undegraded pairs")
+    parser.add_argument("--weights", default=None, help="a lite .safetensors (default: shipped)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
+    if args.weights:
+        OPTIONS["checkpoint"] = args.weights
     if args.route != "engine":
         lite_engine.CLASSIC_RESTORED = frozenset(DEGRADATIONS) if args.route == "classic" else frozenset()
     train = split(args.data)["train"]

@@ -273,3 +273,16 @@ def test_widening_lite_v2_into_a_wider_net_keeps_its_function_exactly():
     narrow = LiteNet(LiteNetConfig(widths=(8, 16, 24)))
     with pytest.raises(RuntimeError, match="cannot widen"):
         engine.load_init(narrow, load_file(str(v2_path)), record["config"])
+
+
+def test_shipped_lite_v3_loads_by_checkpoint_and_tiles_with_its_wider_overlap(scene):
+    from napari_textif.engines.lite.engine import tile_overlap
+
+    ir, vis = scene
+    v3_path = DEFAULT_WEIGHTS.with_name("lite_v3.safetensors")
+    assert check_weights(v3_path)[0]
+    v3 = napari_textif.fuse(ir, vis, engine="lite", options={"checkpoint": str(v3_path)})
+    default = napari_textif.fuse(ir, vis, engine="lite")
+    assert v3.provenance["weights"] == "lite_v3" and default.provenance["weights"] == "lite_v2"
+    assert np.isfinite(v3.image).all() and np.abs(v3.image - default.image).mean() > 1e-3
+    assert tile_overlap(v3_path) == 208 and tile_overlap(DEFAULT_WEIGHTS) == 96

@@ -66,7 +66,8 @@ def test_built_wheel_installs_and_npe2_discovers_it(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
     for shipped in ("napari.yaml", "engines/lite/weights/lite_v2.safetensors",
-                    "engines/lite/weights/lite_v2.json", "engines/lite/weights/lite_medical_v1.safetensors",
+                    "engines/lite/weights/lite_v2.json", "engines/lite/weights/lite_v3.safetensors",
+                    "engines/lite/weights/lite_v3.json", "engines/lite/weights/lite_medical_v1.safetensors",
                     "engines/lite/weights/lite_medical_v1.json"):
         assert f"napari_textif/{shipped}" in names, f"the wheel lacks {shipped}"
     env_dir = tmp_path / "venv"

@@ -2,7 +2,9 @@
 
 The weights live in ``napari_textif/engines/lite/weights/lite_v2.safetensors`` beside a JSON
 sidecar (architecture config, Controls layout, sha256, training record); the medical pair
-kinds use ``lite_medical_v1`` (same architecture; :attr:`napari_textif.pairkinds.PairKind.weights`). The
+kinds use ``lite_medical_v1`` (same architecture; :attr:`napari_textif.pairkinds.PairKind.weights`).
+``lite_v3`` (wider, with context blocks; not the default, see docs/model-card.md) is shipped beside
+them for ``options={"checkpoint": ...}``. The
 engine is unavailable, with the reason, when torch is missing or the weights
 are missing, altered or unreadable. Importing this module does not import torch.
 """

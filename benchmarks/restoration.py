@@ -4,8 +4,7 @@ Two sections:
 
 1. **Foreign simulator.** Held-out pairs (the split of ``benchmarks/heldout.py``:
    every 5th pair of RoadScene, LLVIP and VIFB and the whole M3SVD sequence
-   0111_1753; or its validation pairs with ``--split validation``; ``--pairs`` per
-   set, spread over the set) are degraded by :mod:`foreign_degrade` (written
+   0111_1753; ``--pairs`` per set, spread over the set) are degraded by :mod:`foreign_degrade` (written
    independently of the training simulator and used for evaluation only) with each of
    the nine kinds at each severity. With the engine (default ``lite`` through
    :func:`napari_textif.fuse`, with the weights of ``--weights`` if given, else the
@@ -51,7 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from foreign_degrade import KINDS, SEVERITIES, degrade
-from heldout import SPLIT_KEYS, by_set, load_pair, load_real, real_degraded, split
+from heldout import by_set, load_pair, load_real, real_degraded, split
 
 # The plain-words prompt per kind of the other lite benchmarks (the same phrase at every severity).
 from lite_quality import PROMPTS
@@ -243,8 +242,11 @@ def baseline_restore(image: np.ndarray, kind: str) -> np.ndarray:
 # --------------------------------------------------------------------------- runs
 
 
-def held_out_pairs(data: Path, per_set: int, which: str = "heldout") -> list[tuple[str, Path, Path]]:
-    """Up to ``per_set`` pairs of split ``which`` of each set (RoadScene, LLVIP, M3SVD, VIFB), spread over it.
+def held_out_pairs(data: Path, per_set: int) -> list[tuple[str, Path, Path]]:
+    """Up to ``per_set`` held-out pairs of each set (RoadScene, LLVIP, M3SVD, VIFB), spread over it.
+
+    Only the held-out split: the foreign simulator is for evaluation, never for a choice,
+    so it is not offered on the validation pairs.
 
     Parameters
     ----------
@@ -252,8 +254,6 @@ def held_out_pairs(data: Path, per_set: int, which: str = "heldout") -> list[tup
         The ``ivif`` folder.
     per_set : int
         Pairs per set; 0 takes all.
-    which : str
-        The split, a key of ``heldout.SPLIT_KEYS``: ``heldout`` or ``validation``.
 
     Returns
     -------
@@ -261,7 +261,7 @@ def held_out_pairs(data: Path, per_set: int, which: str = "heldout") -> list[tup
         ``(name, ir_path, vis_path)``.
     """
     chosen = []
-    for items in by_set(split(data)[SPLIT_KEYS[which]]).values():
+    for items in by_set(split(data)["val"]).values():
         if per_set <= 0 or per_set >= len(items):
             chosen += items
         else:
@@ -506,8 +506,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", default="lite")
     parser.add_argument("--weights", default=None,
                         help="a weights file for the engine (options checkpoint; default: shipped)")
-    parser.add_argument("--split", default="heldout", choices=tuple(SPLIT_KEYS),
-                        help="the pairs of the foreign and absent sections")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds")
     parser.add_argument("--severities", default=",".join(SEVERITIES))
     parser.add_argument("--seed", type=int, default=2024)
@@ -527,23 +525,23 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     fusion = make_fuser(args.engine, args.weights)
     parts = args.parts.split(",")
-    report: dict[str, object] = {"engine": args.engine, "weights": args.weights, "split": args.split,
+    report: dict[str, object] = {"engine": args.engine, "weights": args.weights,
                                  "prompts": PROMPTS, "baseline": BASELINE_METHODS, "seed": args.seed}
     if "foreign" in parts:
-        pairs = held_out_pairs(args.data, args.pairs, args.split)
+        pairs = held_out_pairs(args.data, args.pairs)
         kinds = [k for k in args.kinds.split(",") if k]
         severities = [s for s in args.severities.split(",") if s]
-        print(f"foreign simulator: {len(pairs)} {args.split} pairs, {len(kinds)} kinds x {len(severities)} "
+        print(f"foreign simulator: {len(pairs)} held-out pairs, {len(kinds)} kinds x {len(severities)} "
               f"severities, engine {args.engine}, weights {args.weights or 'shipped'}")
         report["pairs"] = [name for name, _, _ in pairs]
         report["foreign"] = result = foreign(pairs, kinds, severities, fusion, args.seed)
         print()
         print(foreign_tables(result))
     if "absent" in parts:
-        pairs = held_out_pairs(args.data, args.pairs, args.split)
+        pairs = held_out_pairs(args.data, args.pairs)
         kinds = [k for k in args.kinds.split(",") if k]
         report["absent"] = found = absent(pairs, kinds, fusion)
-        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean {args.split} pairs "
+        print(f"named but absent: SSIM(prompted, neutral) on {len(pairs)} clean held-out pairs "
               "(target >= 0.95)\n")
         print("| kind | mean | min | pairs below 0.95 |\n|---|---|---|---|")
         for kind, row in found.items():

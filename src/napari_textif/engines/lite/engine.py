@@ -273,7 +273,7 @@ class LiteEngine(Engine):
         return imaging.Tiling(self._tile_size(options or {}, overlap), overlap, MULTIPLE)
 
     @staticmethod
-    def _tile_size(options: Mapping[str, Any], overlap: int = TILE_OVERLAP) -> int:
+    def _tile_size(options: Mapping[str, Any], overlap: int) -> int:
         if options.get("tile_size"):
             return max(int(options["tile_size"]) // 8 * 8, 2 * overlap)
         side = tile_size_for(float(options.get("memory_budget_mb", DEFAULT_MEMORY_BUDGET_MB)))

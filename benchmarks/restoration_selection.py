@@ -11,6 +11,8 @@ the PSNR gain (as ``restoration.py`` defines them) of the prompted fusion over t
 one, both scored against the neutral fusion of the undegraded pair; then the same on the
 real ``degraded_pairs/train`` scenes against their references. ``--route`` forces
 every kind through the classic steps or through the network, for routing.
+``--jpeg Q`` passes every degraded visible image through JPEG at quality Q, as a camera
+that compresses its output does (the noise it leaves is spatially correlated).
 ``--clean`` also prints, per kind, the SSIM between the prompted and the neutral
 fusion of the *undegraded* pairs (how much naming an absent degradation changes).
 
@@ -43,6 +45,23 @@ STRENGTHS = {"mild": 0.3, "moderate": 0.6, "severe": 0.9}
 
 #: Engine options of every fusion (``--weights`` sets the lite checkpoint).
 OPTIONS: dict[str, object] = {}
+#: ``--jpeg Q``: the degraded visible image is saved as JPEG at this quality and read back,
+#: as a camera that compresses its output does (None: not compressed).
+JPEG: dict[str, int | None] = {"quality": None}
+
+
+def _compressed(vis: np.ndarray) -> np.ndarray:
+    """``vis`` through a JPEG round trip at ``JPEG["quality"]`` (unchanged when that is None)."""
+    if JPEG["quality"] is None:
+        return vis
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(np.rint(vis * 255.0), 0, 255).astype(np.uint8)).save(
+        buffer, "JPEG", quality=JPEG["quality"])
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
 
 
 def _fused(ir: np.ndarray, vis: np.ndarray, prompt: str, engine: str) -> np.ndarray:
@@ -56,6 +75,7 @@ def simulated(pairs, kind: str, engine: str, seed: int = 77) -> dict[str, dict[s
         rows = []
         for i, (ir, vis, clean) in enumerate(pairs):
             ir_d, vis_d = degrade_pair(ir, vis, {kind: strength}, seed + i)
+            vis_d = _compressed(vis_d)
             neutral = _fused(ir_d, vis_d, "", engine)
             rows.append(gains(_fused(ir_d, vis_d, PROMPTS[kind], engine), neutral, clean))
         out[label] = _mean_rows(rows)
@@ -89,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-real", action="store_true")
     parser.add_argument("--clean", action="store_true", help="also: prompt on undegraded pairs")
     parser.add_argument("--weights", default=None, help="a lite .safetensors (default: shipped)")
+    parser.add_argument("--jpeg", type=int, default=None, metavar="Q",
+                        help="compress each degraded visible image as JPEG at quality Q (1-95)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
+    JPEG["quality"] = args.jpeg
     torch.set_num_threads(1)
     if args.weights:
         OPTIONS["checkpoint"] = args.weights

@@ -47,6 +47,32 @@ def test_denoise_reduces_noise(scene):
     assert np.abs(restoration.denoise(noisy, 0.8) - scene).mean() < np.abs(noisy - scene).mean()
 
 
+def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    eight_bit = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+    Image.fromarray(eight_bit).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
+
+
+def test_noise_sigma_sees_noise_that_jpeg_smoothed(scene):
+    noisy = _jpeg(np.clip(scene + np.random.default_rng(1).normal(0, 0.05, scene.shape), 0, 1), 50)
+    true = float(np.std(noisy - scene))
+    from skimage.restoration import estimate_sigma
+
+    assert estimate_sigma(noisy) < 0.5 * true  # the finest scale alone misses most of it
+    assert 0.7 * true < restoration.noise_sigma(noisy, correlated=True) < 1.5 * true
+
+
+def test_denoise_reduces_jpeg_compressed_noise(scene):
+    noisy = _jpeg(np.clip(scene + np.random.default_rng(2).normal(0, 0.05, scene.shape), 0, 1), 50)
+    restored = restoration.denoise(noisy, 0.8, correlated=True)
+    assert np.abs(restored - scene).mean() < 0.85 * np.abs(noisy - scene).mean()
+
+
 def test_dehaze_restores_contrast(scene):
     hazy = (scene * 0.4 + 0.55).astype(np.float32)
     assert restoration.dehaze(hazy, 0.8).std() > hazy.std() * 1.3

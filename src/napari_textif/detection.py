@@ -12,8 +12,10 @@ control                   statistic
                           has near-white highlights and a mid-grey mean; a night frame
                           with a few street lights still has a dark mean)
 ``vis_overexposure``      fraction of saturated (white) luminance pixels
-``vis_noise``             robust noise sigma (median of Haar diagonal details),
-                          plus 0.5 x the fraction of impulse (salt-and-pepper) pixels
+``vis_noise``             robust noise sigma (median of Haar diagonal details, at full
+                          and at half resolution: the larger, so noise smoothed by JPEG
+                          or demosaicking is still seen), plus 0.5 x the fraction of
+                          impulse (salt-and-pepper) pixels
 ``vis_haze``              mean dark channel (min over colour and a 15 px window),
                           damped by the relative contrast std / mean
 ``vis_rain``              excess of thin bright near-vertical lines over thin bright
@@ -304,11 +306,7 @@ def _downsample(image: np.ndarray) -> np.ndarray:
     """Block-mean to at most WORK_SIDE on the long side, never below MIN_MEASURE_SIDE on the short one."""
     factor = int(np.ceil(max(image.shape[:2]) / WORK_SIDE))
     factor = min(factor, max(1, min(image.shape[:2]) // MIN_MEASURE_SIDE))
-    if factor <= 1:
-        return image
-    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
-    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:])
-    return blocks.mean(axis=(1, 3))
+    return imaging.block_mean(image, factor)
 
 
 def _light_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
@@ -337,12 +335,23 @@ def _contrast_stats(ir: np.ndarray) -> dict[str, float]:
     }
 
 
-def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
-    """Robust sigma from the finest Haar diagonal band, and the impulse-pixel fraction."""
+def _haar_sigma(image: np.ndarray) -> float:
+    """Robust sigma from the finest Haar diagonal band (median absolute value / 0.6745)."""
     h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
     x = image[:h, :w].astype(np.float64)
     diagonal = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
-    sigma = float(np.median(np.abs(diagonal)) / 0.6745) if diagonal.size else 0.0
+    return float(np.median(np.abs(diagonal)) / 0.6745) if diagonal.size else 0.0
+
+
+def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
+    """Robust sigma and the impulse-pixel fraction.
+
+    The visible sigma is the larger of the full- and the half-resolution estimates, so
+    noise a camera's JPEG smoothed is still seen (:func:`napari_textif.restoration.noise_sigma`).
+    """
+    sigma = _haar_sigma(image)
+    if prefix == "vis":
+        sigma = max(sigma, 2.0 * _haar_sigma(imaging.block_mean(image, 2)))
     median = ndimage.median_filter(image, size=3, mode="reflect")
     impulse = float(np.mean(np.abs(image - median) > 0.35))
     return {

@@ -353,6 +353,22 @@ def crop_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return image[: shape[0], : shape[1]]
 
 
+def block_mean(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean over ``factor`` x ``factor`` blocks (a remainder of rows or columns is dropped).
+
+    Examples
+    --------
+    >>> block_mean(np.arange(16.0).reshape(4, 4), 2)
+    array([[ 2.5,  4.5],
+           [10.5, 12.5]])
+    """
+    if factor <= 1:
+        return image
+    h, w = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:])
+    return blocks.mean(axis=(1, 3))
+
+
 def centre_crop(image: np.ndarray, side: int, *, rows_only: bool = False) -> np.ndarray:
     """The central ``side`` x ``side`` window (a view; the whole image where it is smaller).
 

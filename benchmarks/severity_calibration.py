@@ -35,8 +35,8 @@ def measured_curve(pairs, kind: str, seed: int = 100) -> list[float]:  # type: i
     """Mean measured severity of ``kind`` at each of :data:`STRENGTHS`, made non-decreasing."""
     means = []
     for strength in STRENGTHS:
-        values = [strengths_from(measure(*degrade_pair(ir, vis, {kind: strength}, seed + i)))[0][kind]
-                  for i, (ir, vis) in enumerate(pairs)]
+        degraded = (degrade_pair(ir, vis, {kind: strength}, seed + i) for i, (ir, vis) in enumerate(pairs))
+        values = [strengths_from(measure(*pair), named=True)[0][kind] for pair in degraded]
         means.append(float(np.mean(values)))
     return [float(v) for v in np.maximum.accumulate(means)]
 

@@ -123,3 +123,26 @@ def test_the_images_are_measured_once_per_fusion(pair, monkeypatch):
         calls.clear()
         fuse(*pair, prompt, engine="classic", auto=auto)
         assert len(calls) == expected, (prompt, auto)
+
+
+def _jpeg_noisy(visible: np.ndarray, sigma: float, quality: int) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    noisy = np.clip(visible.astype(np.float32) / 255.0 + rng.normal(0, sigma, visible.shape), 0, 1)
+    buffer = io.BytesIO()
+    Image.fromarray(np.rint(noisy * 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
+
+
+def test_named_noise_is_read_at_half_resolution_too(pair, floats):
+    from napari_textif.detection import detect
+
+    ir, _ = floats
+    vis = _jpeg_noisy(pair[1], 0.05, 50)
+    unprompted = detect(ir, vis).controls.vis_noise
+    _, found = calibrate(interpret("the visible image is noisy"), ir, vis)
+    assert found["vis_noise"].statistic == "vis_noise_named"
+    assert found["vis_noise"].measured >= 0.6 > unprompted

@@ -12,10 +12,10 @@ control                   statistic
                           has near-white highlights and a mid-grey mean; a night frame
                           with a few street lights still has a dark mean)
 ``vis_overexposure``      fraction of saturated (white) luminance pixels
-``vis_noise``             robust noise sigma (median of Haar diagonal details, at full
-                          and at half resolution: the larger, so noise smoothed by JPEG
-                          or demosaicking is still seen), plus 0.5 x the fraction of
-                          impulse (salt-and-pepper) pixels
+``vis_noise``             robust noise sigma (median of Haar diagonal details),
+                          plus 0.5 x the fraction of impulse (salt-and-pepper) pixels;
+                          when the prompt names it, the larger of the full- and the
+                          half-resolution sigmas (:data:`NAMED_RAMPS`)
 ``vis_haze``              mean dark channel (min over colour and a 15 px window),
                           damped by the relative contrast std / mean
 ``vis_rain``              excess of thin bright near-vertical lines over thin bright
@@ -69,7 +69,9 @@ NOISE_CROP = 512
 #: 15 px); downsampling never makes a side shorter than this when the image has it.
 MIN_MEASURE_SIDE = 16
 #: The statistics that look at spatial structure, skipped on images below MIN_MEASURE_SIDE.
-SPATIAL_STATISTICS = ("vis_noise", "ir_noise", "vis_haze", "vis_rain", "vis_blur", "ir_stripes")
+SPATIAL_STATISTICS = (
+    "vis_noise", "vis_noise_named", "ir_noise", "vis_haze", "vis_rain", "vis_blur", "ir_stripes",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +100,16 @@ RAMPS: dict[str, Ramp] = {
     "ir_stripe_noise": Ramp("ir_stripes", 0.006, 0.03),
 }
 
+#: Ramps used instead of :data:`RAMPS` when the prompt names the degradation
+#: (:func:`strengths_from` with ``named=True``, as :mod:`napari_textif.severity` does).
+#: A global noise estimate cannot tell dense fine texture (foliage, gravel) from noise
+#: that a camera's JPEG smoothed: both show at half resolution and not at the finest
+#: scale. Unprompted detection therefore reads the finest scale only (no false alarms
+#: on textured clean frames), and a named visible noise reads both scales.
+NAMED_RAMPS: dict[str, Ramp] = {
+    "vis_noise": Ramp("vis_noise_named", 0.011, 0.035),
+}
+
 #: How much one unit of impulse-pixel fraction adds to the noise sigma. Isolated
 #: outliers are rare in clean thermal images but common in visible night scenes
 #: (point lights), so they count far more in the infrared.
@@ -119,6 +131,7 @@ _DESCRIPTIONS = {
     "vis_exposure": "visible exposure index {:.2f} (1 = well exposed)",
     "vis_white": "{:.1%} of visible pixels saturated white",
     "vis_noise": "visible noise sigma {:.4f} (impulses included)",
+    "vis_noise_named": "visible noise sigma {:.4f} at full or half resolution (impulses included)",
     "vis_haze": "haze index {:.3f} (bright dark channel, low relative contrast)",
     "vis_rain": "rain streak index {:.4f} (thin bright near-vertical lines)",
     "vis_blur": "blur index {:.3f} (gradient kept after re-blurring)",
@@ -220,8 +233,15 @@ def detect(infrared: object, visible: object, *, stats: dict[str, float] | None 
     return Interpretation(Controls(**values), phrases, tuple(notes))
 
 
-def strengths_from(stats: dict[str, float]) -> tuple[dict[str, float], list[str]]:
+def strengths_from(stats: dict[str, float], *, named: bool = False) -> tuple[dict[str, float], list[str]]:
     """The strength of every degradation from :func:`measure`'s statistics (its ramp, explained away).
+
+    Parameters
+    ----------
+    stats : dict of str to float
+        :func:`measure`'s statistics.
+    named : bool
+        The degradations are named by the prompt: use :data:`NAMED_RAMPS` where they differ.
 
     Returns
     -------
@@ -236,12 +256,18 @@ def strengths_from(stats: dict[str, float]) -> tuple[dict[str, float], list[str]
     >>> values["vis_overexposure"], values["ir_low_contrast"], "vis_haze" in skipped
     (1.0, 0.0, True)
     """
-    skipped = [name for name, ramp in RAMPS.items() if ramp.statistic not in stats]
+    ramps = ramps_for(named=named)
+    skipped = [name for name, ramp in ramps.items() if ramp.statistic not in stats]
     values = {
         name: round(ramp(stats[ramp.statistic]), 2) if name not in skipped else 0.0
-        for name, ramp in RAMPS.items()
+        for name, ramp in ramps.items()
     }
     return _explain_away(values, stats), skipped
+
+
+def ramps_for(*, named: bool = False) -> dict[str, Ramp]:
+    """:data:`RAMPS`, with :data:`NAMED_RAMPS` in place where ``named``."""
+    return {**RAMPS, **NAMED_RAMPS} if named else dict(RAMPS)
 
 
 def _explain_away(values: dict[str, float], stats: dict[str, float]) -> dict[str, float]:
@@ -346,19 +372,22 @@ def _haar_sigma(image: np.ndarray) -> float:
 def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
     """Robust sigma and the impulse-pixel fraction.
 
-    The visible sigma is the larger of the full- and the half-resolution estimates, so
-    noise a camera's JPEG smoothed is still seen (:func:`napari_textif.restoration.noise_sigma`).
+    For the visible image also ``vis_noise_named``: the larger of the full- and the
+    half-resolution sigmas (2 x 2 block means halve white noise), which sees noise a
+    camera's JPEG smoothed (:data:`NAMED_RAMPS`, :func:`napari_textif.restoration.noise_sigma`).
     """
     sigma = _haar_sigma(image)
-    if prefix == "vis":
-        sigma = max(sigma, 2.0 * _haar_sigma(imaging.block_mean(image, 2)))
     median = ndimage.median_filter(image, size=3, mode="reflect")
     impulse = float(np.mean(np.abs(image - median) > 0.35))
-    return {
+    stats = {
         f"{prefix}_sigma": sigma,
         f"{prefix}_impulse": impulse,
         f"{prefix}_noise": sigma + _IMPULSE_WEIGHT[prefix] * impulse,
     }
+    if prefix == "vis":
+        both = max(sigma, 2.0 * _haar_sigma(imaging.block_mean(image, 2)))
+        stats["vis_noise_named"] = both + _IMPULSE_WEIGHT[prefix] * impulse
+    return stats
 
 
 def _haze_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:

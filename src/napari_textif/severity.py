@@ -27,7 +27,7 @@ import dataclasses
 import numpy as np
 
 from napari_textif.controls import DEGRADATIONS
-from napari_textif.detection import RAMPS, measure, strengths_from
+from napari_textif.detection import measure, ramps_for, strengths_from
 from napari_textif.interpretation import DEFAULT_STRENGTH, Interpretation
 
 #: Simulator strengths at which :data:`CALIBRATION` was measured.
@@ -97,7 +97,7 @@ class Severity:
         Its value on the images; None when the images are too small to measure it.
     measured : float or None
         The severity it maps to in ``[0, 1]``, in simulator units (the ramp of
-        :data:`napari_textif.detection.RAMPS`, then :func:`to_simulator_units`).
+        :data:`napari_textif.detection.RAMPS` or its ``NAMED_RAMPS``, then :func:`to_simulator_units`).
     strength : float
         The strength the engine receives.
     """
@@ -164,10 +164,11 @@ def calibrate(
     if not named:
         return said, {}
     stats = measure(infrared, visible) if stats is None else stats
-    measured, skipped = strengths_from(stats)
+    measured, skipped = strengths_from(stats, named=True)
+    ramps = ramps_for(named=True)
     found = {}
     for control, value in named.items():
-        statistic = RAMPS[control].statistic
+        statistic = ramps[control].statistic
         known = control not in skipped
         severity = to_simulator_units(control, measured[control]) if known else None
         strength = strength_for(value, severity) if severity is not None else value

@@ -146,3 +146,42 @@ def test_tiled_restoration_matches_one_piece(name, monkeypatch):
     monkeypatch.setattr(restoration, "TILE", 160)
     tiled = getattr(restoration, name)(image, 0.7)
     assert np.abs(tiled - whole).mean() < 2e-3 and np.abs(tiled - whole).max() < 0.1
+
+
+@pytest.fixture(scope="module")
+def colour_scene(pair) -> np.ndarray:
+    return pair[1].astype(np.float32) / 255.0
+
+
+def _tinted_haze(rgb: np.ndarray, transmission: float = 0.45) -> np.ndarray:
+    airlight = np.array([0.78, 0.84, 0.95], np.float32)  # bluish haze
+    return (rgb * transmission + airlight * (1.0 - transmission)).astype(np.float32)
+
+
+def test_dehaze_color_removes_tinted_haze_and_keeps_the_input(colour_scene):
+    hazy = _tinted_haze(colour_scene)
+    before = hazy.copy()
+    clear = restoration.dehaze_color(hazy, 0.9)
+    np.testing.assert_array_equal(hazy, before)
+    assert clear.shape == hazy.shape and clear.dtype == np.float32
+    assert np.abs(clear - colour_scene).mean() < 0.6 * np.abs(hazy - colour_scene).mean()
+    np.testing.assert_array_equal(restoration.dehaze_color(hazy, 0.0), hazy)
+
+
+def test_dehaze_color_tiled_matches_one_piece(monkeypatch):
+    from napari_textif.samples import synthetic_pair
+
+    hazy = _tinted_haze(synthetic_pair(shape=(300, 420), seed=4)[1].astype(np.float32) / 255)
+    whole = restoration.dehaze_color(hazy, 0.7)
+    monkeypatch.setattr(restoration, "TILE", 160)
+    tiled = restoration.dehaze_color(hazy, 0.7)
+    assert np.abs(tiled - whole).mean() < 2e-3 and np.abs(tiled - whole).max() < 0.1
+
+
+def test_restore_visible_color_matches_luminance_steps_without_haze(colour_scene):
+    from napari_textif.controls import Controls
+    from napari_textif.imaging import with_luminance
+
+    c = Controls(vis_noise=0.5, vis_blur=0.4)
+    expected = with_luminance(colour_scene, restoration.restore_visible(to_gray(colour_scene), c))
+    np.testing.assert_allclose(restoration.restore_visible_color(colour_scene, c), expected, atol=1e-6)

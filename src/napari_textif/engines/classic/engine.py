@@ -18,7 +18,7 @@ from napari_textif import imaging
 from napari_textif.controls import Controls
 from napari_textif.engines.base import Engine, EngineOutput, FusionRequest, OptionSpec, declare_options
 from napari_textif.engines.classic import pyramid
-from napari_textif.restoration import restore_infrared, restore_visible
+from napari_textif.restoration import restore_infrared, restore_visible_color
 
 MAX_LEVELS = 5
 
@@ -54,7 +54,7 @@ class ClassicEngine(Engine):
         """Restore both images as the Controls ask, then fuse their luminance."""
         c = request.controls
         request.report(0.0, "restoring visible")
-        vis_y = restore_visible(imaging.to_gray(request.visible), c)
+        vis_y = imaging.to_gray(restore_visible_color(request.visible, c))
         request.report(0.4, "restoring infrared")
         ir = restore_infrared(request.infrared, c)
         request.report(0.7, "fusing")

@@ -362,13 +362,13 @@ def restore_first(
     if not named:
         return infrared, visible, controls, []
     # Imported only when needed: scipy.ndimage costs ~0.4 s of a cold CLI run.
-    from napari_textif.restoration import restore_infrared, restore_visible
+    from napari_textif.restoration import restore_infrared, restore_visible_color
 
     classic = Controls(**named)
     if any(k.startswith("ir_") for k in named):
         infrared = restore_infrared(infrared, classic)
     if any(k.startswith("vis_") for k in named):
-        visible = imaging.with_luminance(visible, restore_visible(imaging.to_gray(visible), classic))
+        visible = restore_visible_color(visible, classic)
     rest = controls.replace(**{k: 0.0 for k in named})
     return infrared, visible, rest, [k for k in CONTROL_NAMES if k in named]
 

@@ -224,12 +224,15 @@ def denoise(
     return _blend(work, smooth, min(1.0, 2.0 * strength))
 
 
-def _airlight(image: np.ndarray, patch: int) -> float:
-    """The haze colour: the 90th percentile of the pixels under the haziest 0.1 % of the dark channel."""
+def _airlight(image: np.ndarray, patch: int) -> np.ndarray:
+    """The haze colour (per channel of a colour image): the 90th percentile of the pixels under
+    the haziest 0.1 % of the dark channel, at least 0.3."""
     sample = _sample(image)
-    dark = ndimage.minimum_filter(sample, patch)
+    darkest = sample.min(axis=2) if sample.ndim == 3 else sample
+    dark = ndimage.minimum_filter(darkest, patch)
     haziest = sample[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
-    return max(float(np.percentile(haziest, 90)) if haziest.size else 1.0, 0.3)
+    airlight = np.percentile(haziest, 90, axis=0) if haziest.size else np.ones(sample.shape[2:])
+    return np.maximum(airlight, 0.3).astype(np.float32)
 
 
 def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray:
@@ -240,7 +243,7 @@ def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray
     """
     if strength <= 0:
         return image
-    airlight = _airlight(image, patch)
+    airlight = float(_airlight(image, patch))
 
     def local(tile: np.ndarray) -> np.ndarray:
         dark = ndimage.minimum_filter(tile, patch)
@@ -249,15 +252,6 @@ def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray
         return (tile - airlight) / np.maximum(transmission, 0.15) + airlight
 
     return np.clip(_tiled(local, image), 0.0, 1.0).astype(np.float32)
-
-
-def _airlight_color(rgb: np.ndarray, patch: int) -> np.ndarray:
-    """The haze colour per channel: 90th percentile under the haziest 0.1 % of the dark channel."""
-    sample = _sample(rgb)
-    dark = ndimage.minimum_filter(sample.min(axis=2), patch)
-    haziest = sample[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
-    airlight = np.percentile(haziest, 90, axis=0) if haziest.size else np.ones(3)
-    return np.maximum(airlight, 0.3).astype(np.float32)
 
 
 def dehaze_color(rgb: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray:
@@ -296,7 +290,7 @@ def dehaze_color(rgb: np.ndarray, strength: float, *, patch: int = 15) -> np.nda
         return rgb
     if rgb.ndim == 2:
         return dehaze(rgb, strength, patch=patch)
-    airlight = _airlight_color(rgb, patch)
+    airlight = _airlight(rgb, patch)
 
     def local(tile: np.ndarray) -> np.ndarray:
         dark = ndimage.minimum_filter((tile / airlight).min(axis=2), patch)

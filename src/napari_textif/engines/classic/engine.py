@@ -18,7 +18,7 @@ from napari_textif import imaging
 from napari_textif.controls import Controls
 from napari_textif.engines.base import Engine, EngineOutput, FusionRequest, OptionSpec, declare_options
 from napari_textif.engines.classic import pyramid
-from napari_textif.restoration import restore_infrared, restore_visible_color
+from napari_textif.restoration import restore_infrared, restore_visible, restore_visible_color
 
 MAX_LEVELS = 5
 
@@ -54,7 +54,10 @@ class ClassicEngine(Engine):
         """Restore both images as the Controls ask, then fuse their luminance."""
         c = request.controls
         request.report(0.0, "restoring visible")
-        vis_y = imaging.to_gray(restore_visible_color(request.visible, c))
+        if c.vis_haze > 0:  # haze is removed in colour; the other steps work on luminance
+            vis_y = imaging.to_gray(restore_visible_color(request.visible, c))
+        else:  # not through RGB: its gamut clipping would move the restored luminance
+            vis_y = restore_visible(imaging.to_gray(request.visible), c)
         request.report(0.4, "restoring infrared")
         ir = restore_infrared(request.infrared, c)
         request.report(0.7, "fusing")

@@ -185,3 +185,4 @@ def test_restore_visible_color_matches_luminance_steps_without_haze(colour_scene
     c = Controls(vis_noise=0.5, vis_blur=0.4)
     expected = with_luminance(colour_scene, restoration.restore_visible(to_gray(colour_scene), c))
     np.testing.assert_allclose(restoration.restore_visible_color(colour_scene, c), expected, atol=1e-6)
+

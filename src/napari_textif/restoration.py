@@ -363,10 +363,6 @@ def destripe(image: np.ndarray, strength: float) -> np.ndarray:
     return np.clip(out, 0.0, 1.0).astype(np.float32)
 
 
-#: The Controls that :func:`restore_visible` acts on.
-_VISIBLE_KINDS = ("vis_low_light", "vis_overexposure", "vis_noise", "vis_haze", "vis_rain", "vis_blur")
-
-
 def restore_visible(y: np.ndarray, c: Controls) -> np.ndarray:
     """Apply the visible-image restoration steps that ``c`` asks for."""
     y = denoise(y, c.vis_noise, correlated=True)
@@ -385,7 +381,7 @@ def restore_visible_color(visible: np.ndarray, c: Controls) -> np.ndarray:
     if visible.ndim == 2:
         return restore_visible(visible, c)
     luminance_steps = c.replace(vis_haze=0.0)
-    if any(getattr(luminance_steps, k) > 0 for k in _VISIBLE_KINDS):
+    if any(k.startswith("vis_") for k in luminance_steps.active()):
         visible = imaging.with_luminance(visible, restore_visible(imaging.to_gray(visible), luminance_steps))
     return dehaze_color(visible, c.vis_haze)
 

@@ -26,6 +26,18 @@ def require_shared(*parts: str) -> Path:
     return data.joinpath(*parts)
 
 
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` (float in [0, 1]) saved as an 8-bit JPEG at ``quality`` and read back as float32."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    eight_bit = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+    Image.fromarray(eight_bit).save(buffer, "JPEG", quality=quality)
+    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
+
+
 @pytest.fixture(autouse=True)
 def _no_user_settings(monkeypatch, tmp_path_factory):
     """Tests never read the developer's own napari-textif config file or NAPARI_TEXTIF_* defaults."""

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from conftest import jpeg_round_trip
 from napari_textif import restoration
 from napari_textif.engines.classic import pyramid
 from napari_textif.imaging import to_gray
@@ -47,19 +48,8 @@ def test_denoise_reduces_noise(scene):
     assert np.abs(restoration.denoise(noisy, 0.8) - scene).mean() < np.abs(noisy - scene).mean()
 
 
-def _jpeg(image: np.ndarray, quality: int) -> np.ndarray:
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    eight_bit = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-    Image.fromarray(eight_bit).save(buffer, "JPEG", quality=quality)
-    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
-
-
 def test_noise_sigma_sees_noise_that_jpeg_smoothed(scene):
-    noisy = _jpeg(np.clip(scene + np.random.default_rng(1).normal(0, 0.05, scene.shape), 0, 1), 50)
+    noisy = jpeg_round_trip(np.clip(scene + np.random.default_rng(1).normal(0, 0.05, scene.shape), 0, 1), 50)
     true = float(np.std(noisy - scene))
     from skimage.restoration import estimate_sigma
 
@@ -68,7 +58,7 @@ def test_noise_sigma_sees_noise_that_jpeg_smoothed(scene):
 
 
 def test_denoise_reduces_jpeg_compressed_noise(scene):
-    noisy = _jpeg(np.clip(scene + np.random.default_rng(2).normal(0, 0.05, scene.shape), 0, 1), 50)
+    noisy = jpeg_round_trip(np.clip(scene + np.random.default_rng(2).normal(0, 0.05, scene.shape), 0, 1), 50)
     restored = restoration.denoise(noisy, 0.8, correlated=True)
     assert np.abs(restored - scene).mean() < 0.85 * np.abs(noisy - scene).mean()
 

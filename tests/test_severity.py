@@ -126,15 +126,11 @@ def test_the_images_are_measured_once_per_fusion(pair, monkeypatch):
 
 
 def _jpeg_noisy(visible: np.ndarray, sigma: float, quality: int) -> np.ndarray:
-    import io
-
-    from PIL import Image
+    from conftest import jpeg_round_trip
 
     rng = np.random.default_rng(5)
     noisy = np.clip(visible.astype(np.float32) / 255.0 + rng.normal(0, sigma, visible.shape), 0, 1)
-    buffer = io.BytesIO()
-    Image.fromarray(np.rint(noisy * 255).astype(np.uint8)).save(buffer, "JPEG", quality=quality)
-    return np.asarray(Image.open(buffer), dtype=np.float32) / 255.0
+    return jpeg_round_trip(noisy, quality)
 
 
 def test_named_noise_is_read_at_half_resolution_too(pair, floats):

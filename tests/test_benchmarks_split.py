@@ -74,3 +74,14 @@ def test_compare_names_rejects_clashes() -> None:
     for paths in (["x/lite.safetensors"], ["a/v.safetensors", "b/v.safetensors"]):
         with pytest.raises(ValueError, match="rename"):
             lite_quality.compare_names(paths)
+
+
+def test_strength_response_best_takes_the_middle_of_a_plateau() -> None:
+    import strength_response
+
+    grid = strength_response.GRID
+    peak = [0.0] * len(grid)
+    peak[2] = 0.5
+    assert strength_response.best(peak) == grid[2]
+    plateau = [0.1, 0.5, 0.72, 0.75, 0.75, 0.745, 0.7, 0.6]
+    assert strength_response.best(plateau) == round((grid[3] + grid[4] + grid[5]) / 3, 2)

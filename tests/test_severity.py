@@ -110,6 +110,24 @@ def test_simulator_units_are_monotonic_and_pass_uncalibrated_kinds():
     assert to_simulator_units("ir_noise", 0.37) == 0.37
 
 
+def test_best_strength_is_monotonic_passes_its_points_and_other_kinds():
+    from napari_textif.severity import RESPONSE, RESPONSE_STRENGTHS, best_strength
+
+    for control, curve in RESPONSE.items():
+        values = [best_strength(control, s) for s in np.linspace(0, 1, 21)]
+        assert values[0] == 0.0 and 0.0 <= values[-1] <= 1.0
+        assert all(b >= a for a, b in itertools.pairwise(values)), control
+        assert [best_strength(control, s) for s in RESPONSE_STRENGTHS] == list(curve)
+    assert best_strength("vis_low_light", 0.37) == 0.37
+
+
+def test_mild_overexposure_is_restored_below_its_simulated_strength():
+    """On our simulator the network over-corrects mild overexposure told its true strength."""
+    from napari_textif.severity import best_strength
+
+    assert best_strength("vis_overexposure", 0.3) < 0.3 < best_strength("vis_overexposure", 0.6)
+
+
 def test_the_images_are_measured_once_per_fusion(pair, monkeypatch):
     """Severity and auto-detection share one measurement; a prompt of preferences only needs none."""
     from napari_textif import detection, severity

@@ -2,11 +2,12 @@
 
 A prompt names degradations ("hazy", "the infrared is noisy") and may say how
 strongly ("slightly", "very"). :func:`calibrate` measures each named degradation
-on the images (:func:`napari_textif.detection.measure` and its calibrated ramps)
-and sets the strength the engine receives to the measured severity, scaled by the
-words (:func:`strength_for`): "hazy" dehazes thin haze lightly and thick haze
-fully, and "hazy" said about a clear image does little. Degradations the prompt
-does not name stay untouched, so a neutral prompt gives exactly the plain fusion;
+on the images (:func:`napari_textif.detection.measure` and its calibrated ramps),
+maps that severity to the strength the engine restores it best with
+(:func:`best_strength`) and scales it by the words (:func:`strength_for`): "hazy"
+dehazes thin haze lightly and thick haze fully, and "hazy" said about a clear image
+does little. Degradations the prompt does not name stay untouched, so a neutral
+prompt gives exactly the plain fusion;
 explicit Controls (the widget's sliders, ``fuse(controls=...)``) are never
 calibrated.
 
@@ -73,6 +74,46 @@ def to_simulator_units(control: str, measured: float) -> float:
         xs.append(1.0)
         ys.append(1.0)
     return round(float(np.interp(measured, xs, ys)), 2)
+
+
+#: Simulator strengths at which :data:`RESPONSE` was measured.
+RESPONSE_STRENGTHS = (0.3, 0.6, 0.9)
+#: The Controls strength the default engine is given for a degradation of each of
+#: :data:`RESPONSE_STRENGTHS` of our simulator. Told the true strength, the network
+#: over-corrects mild overexposure and rain (``benchmarks/strength_response.py`` prints the
+#: best strength of a grid, by normalised SSIM gain on training pairs: overexposure 0.15 /
+#: 0.45 / 0.75, rain 0.2 / 0.3 / 0.53). Rain uses those points, with 0.6 at 0.9, the middle
+#: of the plateau 0.45-0.75 that is within 0.01 of the best. For overexposure the lower
+#: curve below won end to end on the selection set (``restoration_selection.py``), because
+#: the saturated fraction it is measured by over-reads some mild frames. Thin haze is best
+#: restored above its strength, but that lost end to end (more change to clear images), as
+#: did the infrared low-contrast points; kinds left out use their simulated strength.
+RESPONSE: dict[str, tuple[float, ...]] = {
+    "vis_overexposure": (0.1, 0.4, 0.6),
+    "vis_rain": (0.2, 0.3, 0.6),
+}
+
+
+def best_strength(control: str, simulated: float) -> float:
+    """The strength to restore a degradation of simulator strength ``simulated`` with (:data:`RESPONSE`).
+
+    Piecewise linear through ``(0, 0)`` and the response points, continued to 1 with the
+    last segment's slope (clipped to ``[0, 1]``).
+
+    Examples
+    --------
+    >>> best_strength("vis_overexposure", 0.3)
+    0.15
+    >>> best_strength("vis_low_light", 0.42)  # restored best at its own strength
+    0.42
+    """
+    curve = RESPONSE.get(control)
+    if curve is None:
+        return simulated
+    xs = (0.0, *RESPONSE_STRENGTHS, 1.0)
+    slope = (curve[-1] - curve[-2]) / (xs[-2] - xs[-3])
+    ys = (0.0, *curve, curve[-1] + slope * (1.0 - xs[-2]))
+    return round(float(np.clip(np.interp(simulated, xs, ys), 0.0, 1.0)), 2)
 
 
 #: A named degradation is restored at least this much (times the word factor), because
@@ -171,7 +212,7 @@ def calibrate(
         statistic = ramps[control].statistic
         known = control not in skipped
         severity = to_simulator_units(control, measured[control]) if known else None
-        strength = strength_for(value, severity) if severity is not None else value
+        strength = strength_for(value, best_strength(control, severity)) if severity is not None else value
         found[control] = Severity(control, value, statistic, stats.get(statistic) if known else None,
                                   severity, strength)
     controls = said.controls.replace(**{k: s.strength for k, s in found.items()})

@@ -193,14 +193,14 @@ def test_classic_restored_kinds_are_restored_first_and_hidden_from_the_network(s
 
     ir, vis = (a.astype(np.float32) / 255 for a in scene)
     ir0, vis0 = ir.copy(), vis.copy()
-    said = Controls(ir_stripe_noise=0.6, vis_noise=0.4, vis_haze=0.5, thermal_emphasis=0.3)
+    said = Controls(ir_stripe_noise=0.6, vis_noise=0.4, vis_rain=0.5, thermal_emphasis=0.3)
     ir_r, vis_r, rest, restored = restore_first(ir, vis, said, CLASSIC_RESTORED)
     assert restored == ["vis_noise", "ir_stripe_noise"]
-    assert rest == Controls(vis_haze=0.5, thermal_emphasis=0.3)
+    assert rest == Controls(vis_rain=0.5, thermal_emphasis=0.3)
     assert not np.array_equal(ir_r, ir) and not np.array_equal(vis_r, vis)
     np.testing.assert_array_equal(ir, ir0)
     np.testing.assert_array_equal(vis, vis0)
-    same = restore_first(ir, vis, Controls(vis_haze=0.5), CLASSIC_RESTORED)
+    same = restore_first(ir, vis, Controls(vis_rain=0.5), CLASSIC_RESTORED)
     assert same[0] is ir and same[1] is vis and same[3] == []
     result = napari_textif.fuse(scene[0], scene[1], "the infrared image has stripe noise", engine="lite")
     assert result.provenance["classic_restored"] == ["ir_stripe_noise"]

@@ -296,9 +296,11 @@ def dehaze_color(rgb: np.ndarray, strength: float, *, patch: int = 15) -> np.nda
         dark = ndimage.minimum_filter((tile / airlight).min(axis=2), patch)
         transmission = guided_filter(imaging.to_gray(tile), 1.0 - 0.95 * strength * dark,
                                      radius=patch * 2, eps=1e-3)
-        return (tile - airlight) / np.maximum(transmission, 0.15)[..., None] + airlight
+        restored = (tile - airlight) / np.maximum(transmission, 0.15)[..., None] + airlight
+        return np.clip(restored, 0.0, 1.0)
 
-    return np.clip(_tiled(local, rgb), 0.0, 1.0).astype(np.float32)
+    # Clipped per tile (a blend of values in [0, 1] stays there): no full-size copies at 8192 px.
+    return _tiled(local, rgb)
 
 
 def derain(image: np.ndarray, strength: float) -> np.ndarray:

@@ -224,7 +224,8 @@ def _assert_every_output_reads_back(out: Path) -> list[Path]:
 
 
 def test_batch_interrupted_by_sigint_leaves_complete_files_and_a_summary(tmp_path, pair):
-    process, out = _batch_process(tmp_path, pair, 80)
+    # 300 pairs: on a loaded machine 80 were all fused before the signal arrived (exit 0).
+    process, out = _batch_process(tmp_path, pair, 300)
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
@@ -232,7 +233,7 @@ def test_batch_interrupted_by_sigint_leaves_complete_files_and_a_summary(tmp_pat
     assert "interrupted with" in stdout and "--resume" in stdout, (stdout, stderr)
     fused = int(stdout.split("fused ")[1].split(" of ")[0])
     images = _assert_every_output_reads_back(out)
-    assert len(images) == fused and 0 < fused < 80
+    assert len(images) == fused and 0 < fused < 300
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporaries left
 
 

@@ -103,7 +103,7 @@ def best_strength(control: str, simulated: float) -> float:
     Examples
     --------
     >>> best_strength("vis_overexposure", 0.3)
-    0.15
+    0.1
     >>> best_strength("vis_low_light", 0.42)  # restored best at its own strength
     0.42
     """

@@ -205,7 +205,10 @@ def _batch_process(tmp_path: Path, pair, count: int) -> tuple[subprocess.Popen, 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "napari_textif.cli", "batch", str(ir_dir), str(vis_dir), str(out),
                "--engine", "classic", "--bits", "16"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # SIGINT back to its default in the child: a test run started in the background of a
+    # shell inherits it ignored, and Python then installs no KeyboardInterrupt handler.
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (out.is_dir() and any(p.suffix == ".png" for p in out.iterdir())):
         assert process.poll() is None, process.communicate()
@@ -224,8 +227,7 @@ def _assert_every_output_reads_back(out: Path) -> list[Path]:
 
 
 def test_batch_interrupted_by_sigint_leaves_complete_files_and_a_summary(tmp_path, pair):
-    # 300 pairs: on a loaded machine 80 were all fused before the signal arrived (exit 0).
-    process, out = _batch_process(tmp_path, pair, 300)
+    process, out = _batch_process(tmp_path, pair, 80)
     time.sleep(0.05)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
@@ -233,7 +235,7 @@ def test_batch_interrupted_by_sigint_leaves_complete_files_and_a_summary(tmp_pat
     assert "interrupted with" in stdout and "--resume" in stdout, (stdout, stderr)
     fused = int(stdout.split("fused ")[1].split(" of ")[0])
     images = _assert_every_output_reads_back(out)
-    assert len(images) == fused and 0 < fused < 300
+    assert len(images) == fused and 0 < fused < 80
     assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporaries left
 
 

@@ -1,4 +1,4 @@
-"""Which Controls strength restores best, at each simulated strength: the table behind ``severity.RESPONSE``.
+"""Which Controls strength restores best, at each simulated strength: behind ``Engine.strength_response``.
 
 ``severity.CALIBRATION`` maps what the images measure back to the strength of our
 simulator (``training/degrade.py``). That strength is not always the one the engine

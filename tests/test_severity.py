@@ -110,22 +110,39 @@ def test_simulator_units_are_monotonic_and_pass_uncalibrated_kinds():
     assert to_simulator_units("ir_noise", 0.37) == 0.37
 
 
-def test_best_strength_is_monotonic_passes_its_points_and_other_kinds():
-    from napari_textif.severity import RESPONSE, RESPONSE_STRENGTHS, best_strength
+@pytest.mark.parametrize("engine", ["lite", "classic", "textif"])
+def test_best_strength_is_monotonic_and_passes_each_engines_points(engine):
+    from napari_textif.engines import get_engine
+    from napari_textif.severity import RESPONSE_STRENGTHS, best_strength
 
-    for control, curve in RESPONSE.items():
-        values = [best_strength(control, s) for s in np.linspace(0, 1, 21)]
+    response = get_engine(engine).strength_response
+    for control, curve in response.items():
+        values = [best_strength(control, s, response) for s in np.linspace(0, 1, 21)]
         assert values[0] == 0.0 and 0.0 <= values[-1] <= 1.0
         assert all(b >= a for a, b in itertools.pairwise(values)), control
-        assert [best_strength(control, s) for s in RESPONSE_STRENGTHS] == list(curve)
-    assert best_strength("vis_low_light", 0.37) == 0.37
+        assert [best_strength(control, s, response) for s in RESPONSE_STRENGTHS] == list(curve)
+    assert best_strength("vis_low_light", 0.37, response) == 0.37
 
 
 def test_mild_overexposure_is_restored_below_its_simulated_strength():
-    """On our simulator the network over-corrects mild overexposure told its true strength."""
+    """On our simulator both engines over-correct mild overexposure told its true strength."""
+    from napari_textif.engines import get_engine
     from napari_textif.severity import best_strength
 
-    assert best_strength("vis_overexposure", 0.3) < 0.3 < best_strength("vis_overexposure", 0.6)
+    for engine in ("lite", "classic"):
+        response = get_engine(engine).strength_response
+        mild, moderate = (best_strength("vis_overexposure", s, response) for s in (0.3, 0.6))
+        assert mild < 0.3 < moderate
+
+
+def test_fuse_reads_the_engines_own_strength_response(floats):
+    """The same measured rain gets the network's low strength and the classic opening's full one."""
+    from napari_textif.training.degrade import degrade_pair
+
+    ir_d, vis_d = degrade_pair(*floats, {"vis_rain": 0.6}, 3)
+    strengths = {engine: fuse(ir_d, vis_d, "the visible image is rainy", engine=engine).controls.vis_rain
+                 for engine in ("lite", "classic")}
+    assert strengths["lite"] < strengths["classic"]
 
 
 def test_the_images_are_measured_once_per_fusion(pair, monkeypatch):

@@ -164,7 +164,8 @@ def fuse(
     _check_available(runner, engine_name, options)
     interpretation, severities = None, {}
     if controls is None:
-        interpretation, severities = understand(prompt, ir, vis, auto=auto, severity=severity, kind=pair)
+        interpretation, severities = understand(prompt, ir, vis, auto=auto, severity=severity, kind=pair,
+                                                response=runner.strength_response)
     used = controls if controls is not None else interpretation.controls  # type: ignore[union-attr]
     used, kind_notes = applicable(used, pair)
     if engine_name not in pair.engines:
@@ -191,11 +192,12 @@ def fuse(
 
 def understand(
     prompt: str, infrared: np.ndarray, visible: np.ndarray, *, auto: bool, severity: str = "images",
-    kind: str | PairKind = DEFAULT_KIND,
+    kind: str | PairKind = DEFAULT_KIND, response: Mapping[str, tuple[float, ...]] | None = None,
 ) -> tuple[Interpretation, dict[str, Any]]:
     """The prompt's Interpretation (read for ``kind``), its named strengths measured on the images
-    (``severity="images"``), merged with detection from the images when ``auto``; and the
-    :class:`~napari_textif.severity.Severity` of each named degradation."""
+    (``severity="images"``, through the engine's strength ``response``), merged with detection
+    from the images when ``auto``; and the :class:`~napari_textif.severity.Severity` of each
+    named degradation."""
     said, found = interpret(prompt, kind=kind), {}
     calibrating = severity == "images" and any(k in DEGRADATIONS for k in said.controls.active())
     stats = None
@@ -206,7 +208,7 @@ def understand(
     if calibrating:
         from napari_textif.severity import calibrate
 
-        said, found = calibrate(said, infrared, visible, stats=stats)
+        said, found = calibrate(said, infrared, visible, stats=stats, response=response)
     if not auto:
         return said, found
     from napari_textif.detection import detect

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -76,38 +77,25 @@ def to_simulator_units(control: str, measured: float) -> float:
     return round(float(np.interp(measured, xs, ys)), 2)
 
 
-#: Simulator strengths at which :data:`RESPONSE` was measured.
+#: Simulator strengths at which the engines' ``strength_response`` curves were measured
+#: (:func:`best_strength`).
 RESPONSE_STRENGTHS = (0.3, 0.6, 0.9)
-#: The Controls strength the default engine is given for a degradation of each of
-#: :data:`RESPONSE_STRENGTHS` of our simulator. Told the true strength, the network
-#: over-corrects mild overexposure and rain (``benchmarks/strength_response.py`` prints the
-#: best strength of a grid, by normalised SSIM gain on training pairs: overexposure 0.15 /
-#: 0.45 / 0.75, rain 0.2 / 0.3 / 0.53). Rain uses those points, with 0.6 at 0.9, the middle
-#: of the plateau 0.45-0.75 that is within 0.01 of the best. For overexposure the lower
-#: curve below won end to end on the selection set (``restoration_selection.py``), because
-#: the saturated fraction it is measured by over-reads some mild frames. Thin haze is best
-#: restored above its strength, but that lost end to end (more change to clear images), as
-#: did the infrared low-contrast points; kinds left out use their simulated strength.
-RESPONSE: dict[str, tuple[float, ...]] = {
-    "vis_overexposure": (0.1, 0.4, 0.6),
-    "vis_rain": (0.2, 0.3, 0.6),
-}
+def best_strength(control: str, simulated: float, response: Mapping[str, tuple[float, ...]]) -> float:
+    """The strength to restore a degradation of simulator strength ``simulated`` with.
 
-
-def best_strength(control: str, simulated: float) -> float:
-    """The strength to restore a degradation of simulator strength ``simulated`` with (:data:`RESPONSE`).
-
-    Piecewise linear through ``(0, 0)`` and the response points, continued to 1 with the
-    last segment's slope (clipped to ``[0, 1]``).
+    ``response`` is an engine's ``strength_response``: per kind, the best strength at each
+    of :data:`RESPONSE_STRENGTHS`. Piecewise linear through ``(0, 0)`` and those points,
+    continued to 1 with the last segment's slope (clipped to ``[0, 1]``); a kind it leaves
+    out is given ``simulated``.
 
     Examples
     --------
-    >>> best_strength("vis_overexposure", 0.3)
+    >>> best_strength("vis_overexposure", 0.3, {"vis_overexposure": (0.1, 0.4, 0.6)})
     0.1
-    >>> best_strength("vis_low_light", 0.42)  # restored best at its own strength
+    >>> best_strength("vis_low_light", 0.42, {})  # restored best at its own strength
     0.42
     """
-    curve = RESPONSE.get(control)
+    curve = response.get(control)
     if curve is None:
         return simulated
     xs = (0.0, *RESPONSE_STRENGTHS, 1.0)
@@ -171,7 +159,7 @@ def strength_for(said: float, measured: float) -> float:
 
 def calibrate(
     said: Interpretation, infrared: np.ndarray, visible: np.ndarray, *,
-    stats: dict[str, float] | None = None,
+    stats: dict[str, float] | None = None, response: Mapping[str, tuple[float, ...]] | None = None,
 ) -> tuple[Interpretation, dict[str, Severity]]:
     """Set the strength of every degradation ``said`` names from the images.
 
@@ -183,6 +171,9 @@ def calibrate(
         The prepared pair (float in ``[0, 1]``).
     stats : dict, optional
         :func:`napari_textif.detection.measure` of this very pair, when the caller has it.
+    response : mapping, optional
+        The engine's ``strength_response`` (:func:`best_strength`); none: every kind is
+        given its measured severity.
 
     Returns
     -------
@@ -205,6 +196,7 @@ def calibrate(
     if not named:
         return said, {}
     stats = measure(infrared, visible) if stats is None else stats
+    response = {} if response is None else response
     measured, skipped = strengths_from(stats, named=True)
     ramps = ramps_for(named=True)
     found = {}
@@ -212,7 +204,8 @@ def calibrate(
         statistic = ramps[control].statistic
         known = control not in skipped
         severity = to_simulator_units(control, measured[control]) if known else None
-        strength = strength_for(value, best_strength(control, severity)) if severity is not None else value
+        best = None if severity is None else best_strength(control, severity, response)
+        strength = value if best is None else strength_for(value, best)
         found[control] = Severity(control, value, statistic, stats.get(statistic) if known else None,
                                   severity, strength)
     controls = said.controls.replace(**{k: s.strength for k, s in found.items()})

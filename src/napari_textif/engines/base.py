@@ -232,6 +232,11 @@ class Engine(abc.ABC):
     option_names: ClassVar[tuple[str, ...]] = ()
     #: The device kinds the engine runs on besides ``"auto"`` (``"cuda"`` also allows ``"cuda:N"``).
     devices: ClassVar[tuple[str, ...]] = ("cpu", "cuda", "mps")
+    #: Per degradation, the Controls strength this engine restores best with at each of
+    #: :data:`napari_textif.severity.RESPONSE_STRENGTHS` of our simulator
+    #: (``benchmarks/strength_response.py --engine NAME``); kinds left out are given their
+    #: measured severity (:func:`napari_textif.severity.best_strength`).
+    strength_response: ClassVar[Mapping[str, tuple[float, ...]]] = types.MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

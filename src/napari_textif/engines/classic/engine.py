@@ -9,6 +9,7 @@ brighter (hot targets stay bright), shifted by the preferences.
 
 from __future__ import annotations
 
+import types
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -49,6 +50,15 @@ class ClassicEngine(Engine):
     #: No options; it runs on the CPU only (a request for a GPU is refused, not ignored).
     options: ClassVar[Mapping[str, OptionSpec]] = declare_options()
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    #: ``benchmarks/strength_response.py --engine classic``: the highlight compression is best
+    #: below the simulated strength (0.1 / 0.38 / 0.53), the grey opening for rain at full
+    #: strength at every severity. Chosen end to end on the selection set
+    #: (``restoration_selection.py --engine classic``): overexposure -0.58 / -0.29 / +0.05 ->
+    #: -0.17 / +0.17 / +0.27, rain +0.29 / +0.42 / +0.42 -> +0.40 / +0.45 / +0.44.
+    strength_response: ClassVar[Mapping[str, tuple[float, ...]]] = types.MappingProxyType({
+        "vis_overexposure": (0.1, 0.4, 0.6),
+        "vis_rain": (1.0, 1.0, 1.0),
+    })
 
     def run(self, request: FusionRequest) -> EngineOutput:
         """Restore both images as the Controls ask, then fuse their luminance."""

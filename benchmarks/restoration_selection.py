@@ -96,6 +96,13 @@ def real(data: Path, kind: str, engine: str) -> dict[str, float] | None:
     return {"n": len(rows), **_mean_rows(rows)}
 
 
+def training_pairs(data: Path, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``count`` training pairs of the ``heldout.py`` split, spread evenly over it: the selection pairs."""
+    train = split(data)["train"]
+    chosen = train[:: max(len(train) // count, 1)][:count]
+    return [load_pair(ir_path, vis_path) for _, ir_path, vis_path in chosen]
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -119,12 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         OPTIONS["checkpoint"] = args.weights
     if args.route != "engine":
         lite_engine.CLASSIC_RESTORED = frozenset(DEGRADATIONS) if args.route == "classic" else frozenset()
-    train = split(args.data)["train"]
-    chosen = train[:: max(len(train) // args.pairs, 1)][: args.pairs]
-    pairs = []
-    for _, ir_path, vis_path in chosen:
-        ir, vis = load_pair(ir_path, vis_path)
-        pairs.append((ir, vis, _fused(ir, vis, "", args.engine)))
+    pairs = [(ir, vis, _fused(ir, vis, "", args.engine)) for ir, vis in training_pairs(args.data, args.pairs)]
     report: dict[str, object] = {}
     print(f"{'kind':<18}" + "".join(f"{s:>16}" for s in STRENGTHS) + f"{'real':>16}"
           + ("  clean SSIM" if args.clean else "") + "   (normalised SSIM gain / PSNR gain dB)")

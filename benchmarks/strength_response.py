@@ -25,12 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heldout import load_pair, split
 from napari_textif.api import fuse
 from napari_textif.controls import Controls
 from napari_textif.severity import CALIBRATION, RESPONSE_STRENGTHS
 from napari_textif.training.degrade import degrade_pair
 from restoration import gains
+from restoration_selection import training_pairs
 
 #: Controls strengths tried at each simulated strength.
 GRID = (0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9, 1.0)
@@ -70,12 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kinds", nargs="*", default=sorted(CALIBRATION))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    train = split(args.data)["train"]
-    chosen = train[:: max(len(train) // args.pairs, 1)][: args.pairs]
-    pairs = []
-    for _, ir_path, vis_path in chosen:
-        ir, vis = load_pair(ir_path, vis_path)
-        pairs.append((ir, vis, _fused(ir, vis, Controls(), args.engine)))
+    loaded = training_pairs(args.data, args.pairs)
+    pairs = [(ir, vis, _fused(ir, vis, Controls(), args.engine)) for ir, vis in loaded]
     print(f"{'kind':<18}{'simulated':>10}" + "".join(f"{s:>7}" for s in GRID) + "   best")
     for kind in args.kinds:
         for true, row in zip(RESPONSE_STRENGTHS, response(pairs, kind, args.engine)):

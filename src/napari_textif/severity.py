@@ -80,6 +80,8 @@ def to_simulator_units(control: str, measured: float) -> float:
 #: Simulator strengths at which the engines' ``strength_response`` curves were measured
 #: (:func:`best_strength`).
 RESPONSE_STRENGTHS = (0.3, 0.6, 0.9)
+
+
 def best_strength(control: str, simulated: float, response: Mapping[str, tuple[float, ...]]) -> float:
     """The strength to restore a degradation of simulator strength ``simulated`` with.
 

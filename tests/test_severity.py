@@ -38,7 +38,7 @@ def test_hazy_said_about_a_clear_image_does_little(floats):
 
 
 def test_words_scale_within_the_measured_severity(pair, floats):
-    hazy = _hazy(pair[1], 0.5)
+    hazy = _hazy(pair[1], 0.25)
     values = [calibrate(interpret(p), floats[0], hazy)[0].controls.vis_haze
               for p in ("slightly hazy", "hazy", "very hazy")]
     assert values[0] < values[1] < values[2]

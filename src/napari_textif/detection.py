@@ -17,7 +17,9 @@ control                   statistic
                           when the prompt names it, the larger of the full- and the
                           half-resolution sigmas (:data:`NAMED_RAMPS`)
 ``vis_haze``              mean dark channel (min over colour and a 15 px window),
-                          damped by the relative contrast std / mean
+                          damped by the relative contrast std / mean; when the prompt
+                          names it, the median dark channel of the image over its
+                          airlight (:data:`NAMED_RAMPS`, :func:`airlight`)
 ``vis_rain``              excess of thin bright near-vertical lines over thin bright
                           horizontal ones (oriented top-hat residuals)
 ``vis_blur``              gradient energy kept after an extra Gaussian blur
@@ -70,7 +72,8 @@ NOISE_CROP = 512
 MIN_MEASURE_SIDE = 16
 #: The statistics that look at spatial structure, skipped on images below MIN_MEASURE_SIDE.
 SPATIAL_STATISTICS = (
-    "vis_noise", "vis_noise_named", "ir_noise", "vis_haze", "vis_rain", "vis_blur", "ir_stripes",
+    "vis_noise", "vis_noise_named", "ir_noise", "vis_haze", "vis_haze_named", "vis_rain", "vis_blur",
+    "ir_stripes",
 )
 
 
@@ -106,8 +109,13 @@ RAMPS: dict[str, Ramp] = {
 #: that a camera's JPEG smoothed: both show at half resolution and not at the finest
 #: scale. Unprompted detection therefore reads the finest scale only (no false alarms
 #: on textured clean frames), and a named visible noise reads both scales.
+#: A named haze reads the dark-channel prior's own haze estimate, the median of
+#: ``dark(I / A)``, which the colour dehazing step removes: its ramp was fitted on the
+#: selection set (``benchmarks/restoration_selection.py``) directly to the strength that
+#: step restores best with, so it is not mapped through ``severity.CALIBRATION``.
 NAMED_RAMPS: dict[str, Ramp] = {
     "vis_noise": Ramp("vis_noise_named", 0.011, 0.035),
+    "vis_haze": Ramp("vis_haze_named", 0.36, 0.73),
 }
 
 #: How much one unit of impulse-pixel fraction adds to the noise sigma. Isolated
@@ -133,6 +141,7 @@ _DESCRIPTIONS = {
     "vis_noise": "visible noise sigma {:.4f} (impulses included)",
     "vis_noise_named": "visible noise sigma {:.4f} at full or half resolution (impulses included)",
     "vis_haze": "haze index {:.3f} (bright dark channel, low relative contrast)",
+    "vis_haze_named": "median dark channel {:.3f} of the visible image over its airlight",
     "vis_rain": "rain streak index {:.4f} (thin bright near-vertical lines)",
     "vis_blur": "blur index {:.3f} (gradient kept after re-blurring)",
     "ir_range": "infrared uses {:.0%} of the intensity range (0.1-99.9 percentiles)",
@@ -390,15 +399,37 @@ def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
     return stats
 
 
+def airlight(image: np.ndarray, *, patch: int = 15) -> np.ndarray:
+    """The haze colour (per channel of a colour image) for the dark-channel prior.
+
+    The 90th percentile of the pixels under the haziest 0.1 % of the dark channel (the
+    minimum over colour and a ``patch`` window), at least 0.3 (He, Sun & Tang, CVPR 2009).
+
+    Examples
+    --------
+    >>> hazy = np.full((32, 32, 3), (0.7, 0.8, 0.9), np.float32)
+    >>> [round(float(v), 2) for v in airlight(hazy)]
+    [0.7, 0.8, 0.9]
+    """
+    darkest = image.min(axis=2) if image.ndim == 3 else image
+    dark = ndimage.minimum_filter(darkest, patch)
+    haziest = image[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
+    found = np.percentile(haziest, 90, axis=0) if haziest.size else np.ones(image.shape[2:])
+    return np.maximum(found, 0.3).astype(np.float32)
+
+
 def _haze_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
     darkest = vis.min(axis=2) if vis.ndim == 3 else vis
     dark_channel = ndimage.minimum_filter(darkest, size=15, mode="nearest")
+    over_airlight = vis / airlight(vis)
+    prior = over_airlight.min(axis=2) if vis.ndim == 3 else over_airlight
     mean_dark = float(dark_channel.mean())
     relative_contrast = float(luma.std()) / max(float(luma.mean()), 1e-3)
     return {
         "vis_dark_channel": mean_dark,
         "vis_black": float(np.percentile(luma, 1)),
         "vis_haze": mean_dark * (1.0 - min(relative_contrast / 0.5, 1.0)),
+        "vis_haze_named": float(np.median(ndimage.minimum_filter(prior, size=15, mode="nearest"))),
     }
 
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from scipy import ndimage
 
-from napari_textif import imaging
+from napari_textif import detection, imaging
 from napari_textif.controls import Controls
 
 #: Local work runs on tiles of this side (whole image when it is not larger).
@@ -224,17 +224,6 @@ def denoise(
     return _blend(work, smooth, min(1.0, 2.0 * strength))
 
 
-def _airlight(image: np.ndarray, patch: int) -> np.ndarray:
-    """The haze colour (per channel of a colour image): the 90th percentile of the pixels under
-    the haziest 0.1 % of the dark channel, at least 0.3."""
-    sample = _sample(image)
-    darkest = sample.min(axis=2) if sample.ndim == 3 else sample
-    dark = ndimage.minimum_filter(darkest, patch)
-    haziest = sample[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
-    airlight = np.percentile(haziest, 90, axis=0) if haziest.size else np.ones(sample.shape[2:])
-    return np.maximum(airlight, 0.3).astype(np.float32)
-
-
 def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray:
     """Remove haze with the dark-channel prior (He, Sun & Tang, CVPR 2009) on luminance.
 
@@ -243,7 +232,7 @@ def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray
     """
     if strength <= 0:
         return image
-    airlight = float(_airlight(image, patch))
+    airlight = float(detection.airlight(_sample(image), patch=patch))
 
     def local(tile: np.ndarray) -> np.ndarray:
         dark = ndimage.minimum_filter(tile, patch)
@@ -290,7 +279,7 @@ def dehaze_color(rgb: np.ndarray, strength: float, *, patch: int = 15) -> np.nda
         return rgb
     if rgb.ndim == 2:
         return dehaze(rgb, strength, patch=patch)
-    airlight = _airlight(rgb, patch)
+    airlight = detection.airlight(_sample(rgb), patch=patch)
 
     def local(tile: np.ndarray) -> np.ndarray:
         dark = ndimage.minimum_filter((tile / airlight).min(axis=2), patch)

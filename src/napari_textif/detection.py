@@ -399,11 +399,28 @@ def _noise_stats(image: np.ndarray, prefix: str) -> dict[str, float]:
     return stats
 
 
+def dark_channel(image: np.ndarray, *, patch: int = 15, airlight: np.ndarray | float = 1.0) -> np.ndarray:
+    """The dark channel of ``image / airlight``: its minimum over colour and a ``patch`` window.
+
+    Near 0 in a haze-free patch, near 1 where the patch is all haze
+    (He, Sun & Tang, CVPR 2009). A 2-D image is its own minimum over colour.
+
+    Examples
+    --------
+    >>> bright = np.full((20, 20, 3), (0.2, 0.6, 0.8), np.float32)
+    >>> round(float(dark_channel(bright).max()), 2)
+    0.2
+    """
+    scaled = image / airlight
+    darkest = scaled.min(axis=2) if image.ndim == 3 else scaled
+    return ndimage.minimum_filter(darkest, patch)
+
+
 def airlight(image: np.ndarray, *, patch: int = 15) -> np.ndarray:
     """The haze colour (per channel of a colour image) for the dark-channel prior.
 
-    The 90th percentile of the pixels under the haziest 0.1 % of the dark channel (the
-    minimum over colour and a ``patch`` window), at least 0.3 (He, Sun & Tang, CVPR 2009).
+    The 90th percentile of the pixels under the haziest 0.1 % of the :func:`dark_channel`,
+    at least 0.3 (He, Sun & Tang, CVPR 2009).
 
     Examples
     --------
@@ -411,25 +428,20 @@ def airlight(image: np.ndarray, *, patch: int = 15) -> np.ndarray:
     >>> [round(float(v), 2) for v in airlight(hazy)]
     [0.7, 0.8, 0.9]
     """
-    darkest = image.min(axis=2) if image.ndim == 3 else image
-    dark = ndimage.minimum_filter(darkest, patch)
+    dark = dark_channel(image, patch=patch)
     haziest = image[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
     found = np.percentile(haziest, 90, axis=0) if haziest.size else np.ones(image.shape[2:])
     return np.maximum(found, 0.3).astype(np.float32)
 
 
 def _haze_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
-    darkest = vis.min(axis=2) if vis.ndim == 3 else vis
-    dark_channel = ndimage.minimum_filter(darkest, size=15, mode="nearest")
-    over_airlight = vis / airlight(vis)
-    prior = over_airlight.min(axis=2) if vis.ndim == 3 else over_airlight
-    mean_dark = float(dark_channel.mean())
+    mean_dark = float(dark_channel(vis).mean())
     relative_contrast = float(luma.std()) / max(float(luma.mean()), 1e-3)
     return {
         "vis_dark_channel": mean_dark,
         "vis_black": float(np.percentile(luma, 1)),
         "vis_haze": mean_dark * (1.0 - min(relative_contrast / 0.5, 1.0)),
-        "vis_haze_named": float(np.median(ndimage.minimum_filter(prior, size=15, mode="nearest"))),
+        "vis_haze_named": float(np.median(dark_channel(vis, airlight=airlight(vis)))),
     }
 
 

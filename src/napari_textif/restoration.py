@@ -235,7 +235,7 @@ def dehaze(image: np.ndarray, strength: float, *, patch: int = 15) -> np.ndarray
     airlight = float(detection.airlight(_sample(image), patch=patch))
 
     def local(tile: np.ndarray) -> np.ndarray:
-        dark = ndimage.minimum_filter(tile, patch)
+        dark = detection.dark_channel(tile, patch=patch)
         transmission = 1.0 - 0.95 * strength * dark / airlight
         transmission = guided_filter(tile, transmission, radius=patch * 2, eps=1e-3)
         return (tile - airlight) / np.maximum(transmission, 0.15) + airlight
@@ -282,7 +282,7 @@ def dehaze_color(rgb: np.ndarray, strength: float, *, patch: int = 15) -> np.nda
     airlight = detection.airlight(_sample(rgb), patch=patch)
 
     def local(tile: np.ndarray) -> np.ndarray:
-        dark = ndimage.minimum_filter((tile / airlight).min(axis=2), patch)
+        dark = detection.dark_channel(tile, patch=patch, airlight=airlight)
         transmission = guided_filter(imaging.to_gray(tile), 1.0 - 0.95 * strength * dark,
                                      radius=patch * 2, eps=1e-3)
         restored = (tile - airlight) / np.maximum(transmission, 0.15)[..., None] + airlight

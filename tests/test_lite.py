@@ -161,6 +161,25 @@ def test_thermal_emphasis_raises_hot_regions_monotonically(scene):
         fused = napari_textif.fuse(ir, vis, engine="lite", controls=Controls(thermal_emphasis=te)).image
         means.append(float(fused.mean(axis=2)[hot].mean()))
     assert all(b > a for a, b in itertools.pairwise(means)), means
+    # The slider moves hot regions by a large step, not a few grey levels (net.thermal_shift).
+    assert means[-1] - means[0] > 0.15, means
+
+
+def test_thermal_shift_moves_only_where_the_infrared_is_brighter():
+    from napari_textif.engines.lite.net import THERMAL_GAIN, thermal_shift
+
+    gen = torch.Generator().manual_seed(3)
+    fused, ir, y = (torch.rand(1, 1, 12, 16, generator=gen).repeat(5, 1, 1, 1) for _ in range(3))
+    t = torch.tensor([-1.0, -0.5, 0.0, 0.5, 1.0])
+    out = thermal_shift(fused, ir, y, t)
+    warmer = ir > y
+    assert torch.equal(out[2], fused[2])  # t = 0: the network's own output
+    assert torch.equal(out[~warmer.expand_as(out)], fused[~warmer.expand_as(out)])
+    assert torch.allclose(out[4], fused[4] + THERMAL_GAIN * (ir[4] - y[4]).clamp_min(0))
+    assert torch.all(out >= torch.minimum(fused, y))  # never darker than the visible or the fusion
+    lowered = warmer[0] & (fused[0] >= y[0]) & (fused[0] <= ir[0])
+    assert torch.allclose(out[0][lowered], y[0][lowered])  # t = -1: down to the visible
+    assert all(torch.all(low <= high + 1e-7) for low, high in itertools.pairwise(out))  # monotone in t
 
 
 def test_detail_emphasis_raises_spatial_frequency_monotonically(scene):

@@ -23,7 +23,8 @@ learns to go past the sources when asked (weights alone cannot move the
 optimum beyond the target): ``thermal_emphasis`` ``t`` moves the intensity
 target where the infrared is brighter, ``max(IR, Y) + k (IR - Y)`` with
 ``k = t`` for ``t < 0`` (down to the visible intensity at ``t = -1``) and
-``k = THERMAL_GAIN * t`` above (a boosted infrared); ``detail_emphasis`` ``d``
+``k = THERMAL_GAIN * t`` above (a boosted infrared; ``engines.lite.net.thermal_factor``, which the
+lite network also applies to its output explicitly); ``detail_emphasis`` ``d``
 scales the target gradient magnitudes by ``1 + DETAIL_SHIFT * d``.
 
 Differences from the reference code, on purpose: every term is L1 (the paper
@@ -37,6 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from napari_textif.controls import CONTROL_NAMES, DEGRADATIONS
+from napari_textif.engines.lite.net import thermal_factor
 from napari_textif.imaging import tensor_chroma as chroma
 from napari_textif.imaging import tensor_luminance as luminance
 from napari_textif.metrics import SSIM_K1, SSIM_K2, SSIM_WINDOW
@@ -65,7 +67,6 @@ KIND_WEIGHTS: dict[str, tuple[float, float, float]] = {
     "vis_blur": (6.0, 1.0, 14.0),
     "ir_stripe_noise": (6.0, 1.0, 10.0),
 }
-THERMAL_GAIN = 0.5
 DETAIL_SHIFT = 0.5
 
 _SOBEL_X = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))
@@ -247,8 +248,7 @@ def intensity_target(ir: torch.Tensor, y_v: torch.Tensor, thermal: torch.Tensor)
     >>> [round(v, 3) for v in intensity_target(ir, y, torch.tensor([-1.0, 0.0, 1.0])).flatten().tolist()]
     [0.2, 0.8, 1.0]
     """
-    t = thermal[:, None, None, None]
-    k = torch.where(t < 0, t, THERMAL_GAIN * t)
+    k = thermal_factor(thermal)[:, None, None, None]
     return (torch.maximum(ir, y_v) + k * torch.relu(ir - y_v)).clamp(0.0, 1.0)
 
 

@@ -7,7 +7,7 @@ Layout (``widths=(16, 24, 32)``, the shipped configuration)::
                           per-scale 1x1 fusion ──┴────────┴──> decoder 1/8 -> 1/4 -> 1/2
                           Controls -> MLP -> (gamma, beta) per decoder stage (SIGM-style FiLM)
     head -> pixel-shuffle(2) -> blend weight w and residual r at full resolution
-    fused Y = w * infrared + (1 - w) * visible Y + r
+    fused Y = w * infrared + (1 - w) * visible Y + r, then thermal_shift(fused Y, thermal_emphasis)
 
 Every layer runs at half resolution or below (pixel-unshuffle in, pixel-shuffle
 out), which is what makes a 640x480 pair fast on two CPU cores. The network
@@ -32,6 +32,39 @@ from napari_textif.controls import CONTROL_NAMES
 
 #: Inputs are padded to a multiple of this (unshuffle by 2, then two stride-2 stages).
 MULTIPLE = 8
+#: ``thermal_emphasis`` above zero raises the luminance by this times ``t (IR - Y)`` where the
+#: infrared is brighter (the training loss's intensity target moves by the same amount).
+THERMAL_GAIN = 0.5
+_THERMAL = CONTROL_NAMES.index("thermal_emphasis")
+
+
+def thermal_factor(thermal: torch.Tensor) -> torch.Tensor:
+    """``k(t)``: ``t`` below zero (down to the visible at -1), ``THERMAL_GAIN * t`` above."""
+    return torch.where(thermal < 0, thermal, THERMAL_GAIN * thermal)
+
+
+def thermal_shift(
+    fused: torch.Tensor, infrared: torch.Tensor, vis_y: torch.Tensor, thermal: torch.Tensor
+) -> torch.Tensor:
+    """Move ``fused`` by ``k(t) * relu(IR - Y)``: the preference applied explicitly, per pixel.
+
+    Where the infrared is brighter than the visible luminance, ``thermal_emphasis``
+    ``t`` ``(B,)`` lifts the fusion towards a boosted infrared (``t > 0``) or lowers it
+    towards the visible (``t < 0``), never below ``min(fused, Y)``; elsewhere, and at
+    ``t = 0``, ``fused`` is unchanged. A trained network's own response to ``t`` is
+    small, pulled back by the structure terms of its loss; this makes the slider's
+    range the intensity target's (``training.losses.intensity_target``). Per pixel, so
+    tiled and whole fusion agree.
+
+    Examples
+    --------
+    >>> f, ir, y = (torch.full((3, 1, 1, 1), v) for v in (0.6, 0.8, 0.4))
+    >>> thermal_shift(f, ir, y, torch.tensor([-1.0, 0.0, 1.0])).flatten().tolist()
+    [0.4000000059604645, 0.6000000238418579, 0.800000011920929]
+    """
+    k = thermal_factor(thermal)[:, None, None, None]
+    shifted = fused + k * torch.relu(infrared - vis_y)
+    return torch.maximum(shifted, torch.minimum(fused, vis_y))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,7 +269,7 @@ class LiteNet(nn.Module):
         out = F.pixel_shuffle(self.head(x), 2)
         weight = torch.sigmoid(out[:, :1])
         fused_y = weight * infrared + (1.0 - weight) * vis_y + out[:, 1:2]
-        return fused_y.clamp(0.0, 1.0)
+        return thermal_shift(fused_y, infrared, vis_y, controls[:, _THERMAL]).clamp(0.0, 1.0)
 
 
 def widen_state(

@@ -84,6 +84,9 @@ TABLE: list[tuple[str, dict[str, float]]] = [
     # preferences
     ("highlight the pedestrians", {"thermal_emphasis": 0.6}),
     ("keep people bright", {"thermal_emphasis": 0.6}),
+    ("keep people very bright", {"thermal_emphasis": 0.8}),
+    ("make the pedestrians slightly brighter", {"thermal_emphasis": 0.3}),
+    ("very noisy infrared; keep people bright", {"ir_noise": 0.8, "thermal_emphasis": 0.6}),
     ("Make hot targets stand out", {"thermal_emphasis": 0.6}),
     ("strongly emphasise the thermal targets", {"thermal_emphasis": 0.8}),
     ("preserve visible texture and details", {"detail_emphasis": 0.6}),

@@ -565,6 +565,8 @@ class _PreferenceReader(_Reader):
         sign = -1.0 if self.items[anchor].cat == "down" else 1.0  # type: ignore[index]
         negator = self.before(verb, ("neg",)) if verb is not None else None
         modifier = self.before(anchor, ("int",))  # type: ignore[arg-type]
+        if modifier is None and shown is not None:  # 'keep people very bright'
+            modifier = self.before(shown, lambda o: o.cat == "int" and o.start > item.start, 2)
         parts = [self.items[j] for j in (negator, verb, index, shown, modifier) if j is not None]
         for j in (verb, shown):
             if j is not None and self.items[j].cat in ("mod", "deg"):

@@ -9,7 +9,7 @@ import pytest
 
 from napari_textif import fuse, interpret
 from napari_textif.controls import Controls
-from napari_textif.severity import FLOOR, calibrate, strength_for
+from napari_textif.severity import FLOOR, FLOORS, calibrate, strength_for
 
 
 def _hazy(visible: np.ndarray, amount: float) -> np.ndarray:
@@ -49,6 +49,14 @@ def test_strength_for_floor_and_clip():
     assert strength_for(0.3, 0.0) == FLOOR / 2
     assert strength_for(1.0, 1.0) == 1.0
     assert strength_for(0.6, 0.42) == 0.42
+
+
+def test_blurry_said_about_a_sharp_image_changes_nothing(pair, floats):
+    calibrated, found = calibrate(interpret("the visible image is blurry"), *floats)
+    assert found["vis_blur"].measured == 0.0 and calibrated.controls.vis_blur == 0.0
+    assert strength_for(0.6, 0.0, floor=FLOORS["vis_blur"]) == 0.0
+    prompted = fuse(*pair, "the visible image is blurry", engine="classic").image
+    assert np.array_equal(prompted, fuse(*pair, engine="classic").image)
 
 
 def test_only_named_degradations_change(floats):

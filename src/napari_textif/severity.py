@@ -111,6 +111,11 @@ def best_strength(control: str, simulated: float, response: Mapping[str, tuple[f
 #: detection can miss a real degradation; small enough that restoring a clean image
 #: changes little.
 FLOOR = 0.1
+#: Kinds whose statistic reads "none" reliably, so a measured zero is restored as zero.
+#: ``vis_blur``: on the real blurry *training* scenes the frames whose blur index reads
+#: under its ramp were made worse by any sharpening (``restoration_selection.py``: real
+#: -0.18 -> -0.02 without the floor, mild / moderate / severe unchanged).
+FLOORS: dict[str, float] = {"vis_blur": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,15 +154,15 @@ class Severity:
                 f"-> severity {self.measured:.2f}; the words gave {self.said:.2f})")
 
 
-def strength_for(said: float, measured: float) -> float:
+def strength_for(said: float, measured: float, *, floor: float = FLOOR) -> float:
     """The strength for a degradation the words gave ``said`` and the images ``measured``.
 
-    The measured severity (floored at :data:`FLOOR`), times the words' factor
-    ``said / DEFAULT_STRENGTH`` (1 for a plain word, 0.5 for "slightly", 1.33 for
-    "very"), clipped to ``[0, 1]`` and rounded to 0.01.
+    The measured severity (floored at ``floor``, :data:`FLOOR` unless the kind is in
+    :data:`FLOORS`), times the words' factor ``said / DEFAULT_STRENGTH`` (1 for a plain
+    word, 0.5 for "slightly", 1.33 for "very"), clipped to ``[0, 1]`` and rounded to 0.01.
     """
     factor = said / DEFAULT_STRENGTH
-    return round(float(np.clip(max(measured, FLOOR) * factor, 0.0, 1.0)), 2)
+    return round(float(np.clip(max(measured, floor) * factor, 0.0, 1.0)), 2)
 
 
 def calibrate(
@@ -208,7 +213,7 @@ def calibrate(
         known = control not in skipped
         severity = to_simulator_units(control, measured[control]) if known else None
         best = None if severity is None else best_strength(control, severity, response)
-        strength = value if best is None else strength_for(value, best)
+        strength = value if best is None else strength_for(value, best, floor=FLOORS.get(control, FLOOR))
         found[control] = Severity(control, value, statistic, stats.get(statistic) if known else None,
                                   severity, strength)
     controls = said.controls.replace(**{k: s.strength for k, s in found.items()})

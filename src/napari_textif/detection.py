@@ -416,11 +416,12 @@ def dark_channel(image: np.ndarray, *, patch: int = 15, airlight: np.ndarray | f
     return ndimage.minimum_filter(darkest, patch)
 
 
-def airlight(image: np.ndarray, *, patch: int = 15) -> np.ndarray:
+def airlight(image: np.ndarray, *, patch: int = 15, dark: np.ndarray | None = None) -> np.ndarray:
     """The haze colour (per channel of a colour image) for the dark-channel prior.
 
     The 90th percentile of the pixels under the haziest 0.1 % of the :func:`dark_channel`,
-    at least 0.3 (He, Sun & Tang, CVPR 2009).
+    at least 0.3 (He, Sun & Tang, CVPR 2009). ``dark`` is ``dark_channel(image, patch=patch)``
+    when the caller already has it.
 
     Examples
     --------
@@ -428,20 +429,21 @@ def airlight(image: np.ndarray, *, patch: int = 15) -> np.ndarray:
     >>> [round(float(v), 2) for v in airlight(hazy)]
     [0.7, 0.8, 0.9]
     """
-    dark = dark_channel(image, patch=patch)
+    dark = dark_channel(image, patch=patch) if dark is None else dark
     haziest = image[dark >= min(float(np.percentile(dark, 99.9)), float(dark.max()))]
     found = np.percentile(haziest, 90, axis=0) if haziest.size else np.ones(image.shape[2:])
     return np.maximum(found, 0.3).astype(np.float32)
 
 
 def _haze_stats(vis: np.ndarray, luma: np.ndarray) -> dict[str, float]:
-    mean_dark = float(dark_channel(vis).mean())
+    dark = dark_channel(vis)
+    mean_dark = float(dark.mean())
     relative_contrast = float(luma.std()) / max(float(luma.mean()), 1e-3)
     return {
         "vis_dark_channel": mean_dark,
         "vis_black": float(np.percentile(luma, 1)),
         "vis_haze": mean_dark * (1.0 - min(relative_contrast / 0.5, 1.0)),
-        "vis_haze_named": float(np.median(dark_channel(vis, airlight=airlight(vis)))),
+        "vis_haze_named": float(np.median(dark_channel(vis, airlight=airlight(vis, dark=dark)))),
     }
 
 

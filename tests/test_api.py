@@ -125,12 +125,45 @@ def test_classic_brightens_a_dark_visible_image_when_asked(dark_pair):
     assert bright[shadows].mean() > plain[shadows].mean() + 0.03
 
 
-def test_thermal_emphasis_raises_hot_regions(pair):
+
+@pytest.mark.parametrize("engine", ["classic", "lite"])
+def test_dehazed_result_keeps_the_colour_that_dehazing_restored(pair, engine):
+    from napari_textif.imaging import rgb_to_ycbcr
+    from napari_textif.restoration import restore_visible_color
+
     ir, vis = pair
-    hot = ir > 0.85 * 255
-    low = fuse(ir, vis, engine="classic", controls=Controls(thermal_emphasis=-1)).image.mean(axis=2)
-    high = fuse(ir, vis, engine="classic", controls=Controls(thermal_emphasis=1)).image.mean(axis=2)
-    assert high[hot].mean() > low[hot].mean()
+    airlight = np.array([0.8, 0.85, 0.95], np.float32)  # a bluish veil
+    hazy = ((vis / 255.0) * 0.6 + airlight * 0.4).astype(np.float32)
+    before = hazy.copy()
+    result = fuse(ir, hazy, "the visible image is hazy", engine=engine)
+    np.testing.assert_array_equal(hazy, before)
+    dehazed = restore_visible_color(hazy, Controls(vis_haze=result.controls.vis_haze))
+    chroma = rgb_to_ycbcr(result.image)[..., 1:]
+    # The chroma is the dehazed image's (up to gamut clipping), not the veiled input's.
+    assert np.abs(chroma - rgb_to_ycbcr(dehazed)[..., 1:]).mean() < 0.004
+    assert np.abs(chroma - rgb_to_ycbcr(hazy)[..., 1:]).mean() > 0.01
+
+
+@pytest.mark.parametrize("engine", ["classic", "lite"])
+def test_real_hazy_scenes_come_closer_to_the_reference_colours(engine):
+    from conftest import require_shared
+    from napari_textif.imaging import rgb_to_ycbcr
+    from napari_textif.io import read_image
+
+    base = require_shared("ivif", "degraded_pairs", "train")
+    errors = []
+    for hazy_path in sorted((base / "VI").glob("*_haze.png"))[:3]:
+        scene = hazy_path.name.removesuffix("_haze.png")
+        ir, hazy = read_image(base / "IR" / f"{scene}_Norm.png"), read_image(hazy_path)
+        reference = fuse(read_image(base / "IR_enhanced" / f"{scene}.png"),
+                         read_image(base / "VI_enhanced" / f"{scene}.png"), engine=engine).image
+        h, w = (min(a, b) for a, b in zip(hazy.shape[:2], reference.shape[:2]))
+        clean = rgb_to_ycbcr(reference[:h, :w])[..., 1:]
+        for prompt in ("", "the visible image is hazy"):
+            image = fuse(ir[:h, :w], hazy[:h, :w], prompt, engine=engine).image
+            errors.append(float(np.abs(rgb_to_ycbcr(image)[..., 1:] - clean).mean()))
+    plain, dehazed = np.array(errors[0::2]), np.array(errors[1::2])
+    assert len(plain) == 3 and np.all(dehazed < plain) and dehazed.mean() < 0.85 * plain.mean()
 
 
 def test_classic_destripes_infrared(pair):

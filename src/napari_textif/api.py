@@ -279,7 +279,10 @@ def applicable(controls: Controls, pair: PairKind) -> tuple[Controls, list[str]]
 
 def compose_kind(output: EngineOutput, colour: np.ndarray, kind: str, pair: PairKind) -> np.ndarray:
     """:func:`compose` for a pair kind: an RGB engine result is reduced to luminance when the
-    colour comes from the intensity image (PET, SPECT)."""
+    colour comes from the intensity image (PET, SPECT); the chroma is that of the visible
+    image the engine restored in colour (``output.colour``), when it did."""
+    if output.colour is not None and pair.colour_slot == "visible" and output.colour.ndim == 3:
+        colour = output.colour
     if pair.colour_slot == "infrared" and kind == "rgb":
         luminance = imaging.to_gray(np.clip(np.asarray(output.image, np.float32), 0.0, 1.0))
         output = dataclasses.replace(output, image=luminance)

@@ -204,6 +204,9 @@ class EngineOutput:
     device: str = "cpu"
     notes: list[str] = dataclasses.field(default_factory=list)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The visible image as the engine restored it in colour (haze removed with its tint),
+    #: whose chroma a ``"luminance"`` result keeps; None keeps the input's chroma.
+    colour: np.ndarray | None = None
 
 
 class Engine(abc.ABC):

@@ -64,8 +64,10 @@ class ClassicEngine(Engine):
         """Restore both images as the Controls ask, then fuse their luminance."""
         c = request.controls
         request.report(0.0, "restoring visible")
-        if c.vis_haze > 0:  # haze is removed in colour; the other steps work on luminance
-            vis_y = imaging.to_gray(restore_visible_color(request.visible, c))
+        colour = None
+        if c.vis_haze > 0:  # haze is removed in colour (the result keeps that colour)
+            colour = restore_visible_color(request.visible, c)
+            vis_y = imaging.to_gray(colour)
         else:  # not through RGB: its gamut clipping would move the restored luminance
             vis_y = restore_visible(imaging.to_gray(request.visible), c)
         request.report(0.4, "restoring infrared")
@@ -73,4 +75,4 @@ class ClassicEngine(Engine):
         request.report(0.7, "fusing")
         fused = fuse_luminance(ir, vis_y, c)
         request.report(1.0, "done")
-        return EngineOutput(fused, device="cpu")
+        return EngineOutput(fused, device="cpu", colour=colour)

@@ -275,8 +275,9 @@ class LiteEngine(Engine):
         }
         notes = [f"lite: {', '.join(restored)} restored by the classic steps before the network"]
         notes = notes if restored else []
+        colour = visible if "vis_haze" in restored else None
         return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, notes=notes,
-                            provenance=provenance)
+                            provenance=provenance, colour=colour)
 
     def tiling(self, options: Mapping[str, Any] | None = None, kind: str = DEFAULT_KIND) -> imaging.Tiling:
         """Tiles of the side the memory budget allows, overlapping by :func:`tile_overlap` of the

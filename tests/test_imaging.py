@@ -83,6 +83,15 @@ def test_ycbcr_round_trip_and_luminance_swap_keeps_chroma():
                                atol=3e-3)
 
 
+def test_with_luminance_can_write_into_the_visible_image():
+    rgb = RNG.random((700, 9, 3)).astype(np.float32) * 0.6 + 0.2  # more rows than one block
+    y = imaging.to_gray(rgb) + 0.05
+    expected = imaging.with_luminance(rgb, y)
+    out = imaging.with_luminance(rgb, y, out=rgb)
+    assert out is rgb
+    np.testing.assert_array_equal(rgb, expected)
+
+
 def test_gray_visible_stays_gray():
     assert imaging.with_luminance(np.zeros((4, 4), np.float32), np.ones((4, 4))).shape == (4, 4)
 
@@ -107,6 +116,20 @@ def test_tiled_identity_has_no_seams():
     image = RNG.random((200, 260)).astype(np.float32)
     out = imaging.tiled(lambda x: x, (image,), tile=64, overlap=16)
     np.testing.assert_allclose(out, image, atol=1e-5)
+
+
+def test_tiled_blends_like_the_per_tile_windows():
+    """The 1-D weight sums equal the running sum of the 2-D windows that stacks blend with."""
+    image = RNG.random((150, 530, 3)).astype(np.float32)
+
+    def shift(tile: np.ndarray) -> np.ndarray:  # differs per tile, so the weights matter
+        return tile + tile.mean()
+
+    out = imaging.tiled(shift, (image,), tile=96, overlap=24, align=8)
+    total, weight = np.zeros_like(image), np.zeros(image.shape[:2], np.float32)
+    for t in imaging.tile_grid(image.shape[:2], 96, 24, align=8):
+        imaging.blend_tile(total, weight, shift(image[t.rows, t.cols]), t, 24)
+    np.testing.assert_allclose(out, imaging.finish_blend(total, weight), atol=1e-5)
 
 
 def test_tiled_reports_progress_and_can_cancel():

@@ -11,6 +11,7 @@ with a smooth window.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -310,12 +311,17 @@ def tensor_rgb_to_ycbcr(rgb: Any) -> Any:
     return torch.cat([tensor_luminance(rgb), tensor_chroma(rgb)], 1)
 
 
-def with_luminance(visible: np.ndarray, luminance: np.ndarray) -> np.ndarray:
-    """Put ``luminance`` into the visible image, keeping its chroma (or return it, if gray)."""
+def with_luminance(visible: np.ndarray, luminance: np.ndarray, *, out: np.ndarray | None = None
+                   ) -> np.ndarray:
+    """Put ``luminance`` into the visible image, keeping its chroma (or return it, if gray).
+
+    ``out`` (float32, the visible image's shape) receives the result; it may be ``visible``
+    itself, which is then overwritten a block of rows at a time (no second full-size image).
+    """
     luminance = np.clip(luminance, 0.0, 1.0).astype(np.float32)
     if visible.ndim == 2:
         return luminance
-    out = np.empty(visible.shape, np.float32)
+    out = np.empty(visible.shape, np.float32) if out is None else out
     for start in range(0, visible.shape[0], _ROW_BLOCK):
         rows = slice(start, start + _ROW_BLOCK)
         ycbcr = rgb_to_ycbcr(visible[rows])
@@ -411,11 +417,16 @@ def tile_grid(shape: tuple[int, int], tile: int, overlap: int, *, align: int = 1
     multiply to ``align`` sees every tile on the same pixel grid as the whole
     image; the last window in each direction stretches to the border.
     """
+    rows, cols = _grid_axes(shape, tile, overlap, align)
+    return [Tile(r, c) for r in rows for c in cols]
+
+
+def _grid_axes(shape: tuple[int, int], tile: int, overlap: int, align: int
+               ) -> tuple[list[slice], list[slice]]:
+    """The row windows and the column windows of :func:`tile_grid` (the grid is their product)."""
     if tile <= overlap:
         raise ValueError(f"tile must be larger than overlap, got tile={tile}, overlap={overlap}")
-    rows = _windows(shape[0], tile, overlap, align)
-    cols = _windows(shape[1], tile, overlap, align)
-    return [Tile(r, c) for r in rows for c in cols]
+    return _windows(shape[0], tile, overlap, align), _windows(shape[1], tile, overlap, align)
 
 
 def _windows(length: int, tile: int, overlap: int, align: int) -> list[slice]:
@@ -434,17 +445,26 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
 
 def blend_window(height: int, width: int, overlap: int) -> np.ndarray:
     """The weight of a ``height`` x ``width`` tile: a raised cosine over ``overlap`` pixels at each side."""
+    return np.outer(_ramp(height, overlap), _ramp(width, overlap)) + 1e-6
 
-    def ramp(n: int) -> np.ndarray:
-        w = np.ones(n, np.float32)
-        k = min(overlap, n // 2)
-        if k > 0:
-            t = (np.arange(k, dtype=np.float32) + 0.5) / k
-            w[:k] = 0.5 - 0.5 * np.cos(np.pi * t)
-            w[n - k :] = w[:k][::-1]
-        return w
 
-    return np.outer(ramp(height), ramp(width)) + 1e-6
+def _ramp(n: int, overlap: int) -> np.ndarray:
+    """One axis of :func:`blend_window`: 1 inside, a raised cosine (never 0) over ``overlap`` at each end."""
+    w = np.ones(n, np.float32)
+    k = min(overlap, n // 2)
+    if k > 0:
+        t = (np.arange(k, dtype=np.float32) + 0.5) / k
+        w[:k] = 0.5 - 0.5 * np.cos(np.pi * t)
+        w[n - k :] = w[:k][::-1]
+    return w
+
+
+def _coverage(windows: list[slice], length: int, overlap: int) -> np.ndarray:
+    """Sum of the :func:`_ramp` of every window along one axis (never 0 on a covered axis)."""
+    total = np.zeros(length, np.float32)
+    for window in windows:
+        total[window] += _ramp(window.stop - window.start, overlap)
+    return total
 
 
 def tiled(
@@ -475,18 +495,25 @@ def tiled(
         Tile starts are multiples of this (see :func:`tile_grid`).
     """
     shape = images[0].shape[:2]
-    grid = tile_grid(shape, tile, overlap, align=align)
+    rows, cols = _grid_axes(shape, tile, overlap, align)
+    # The window is separable and the grid a product of row and column windows, so the sum
+    # of the weights is an outer product of two 1-D sums: no full-size weight image.
+    row_sum, col_sum = _coverage(rows, shape[0], overlap), _coverage(cols, shape[1], overlap)
     out: np.ndarray | None = None
-    weight = np.zeros(shape, np.float32)
-    for i, t in enumerate(grid):
-        result = fn(*(im[t.rows, t.cols] for im in images))
+    for i, (r, c) in enumerate(itertools.product(rows, cols)):
+        result = fn(*(im[r, c] for im in images))
         if out is None:
             out = np.zeros(shape + result.shape[2:], np.float32)
-        blend_tile(out, weight, result, t, overlap)
+        w = np.outer(_ramp(r.stop - r.start, overlap), _ramp(c.stop - c.start, overlap))
+        out[r, c] += result * (w if result.ndim == 2 else w[..., None])
         if progress is not None:
-            progress(i + 1, len(grid))
+            progress(i + 1, len(rows) * len(cols))
     assert out is not None
-    return finish_blend(out, weight)
+    for start in range(0, shape[0], _ROW_BLOCK):  # in place, a block of rows at a time
+        block = slice(start, start + _ROW_BLOCK)
+        weight = np.outer(row_sum[block], col_sum)
+        out[block] /= weight if out.ndim == 2 else weight[..., None]
+    return out
 
 
 def blend_tile(out: np.ndarray, weight: np.ndarray, result: np.ndarray, tile: Tile, overlap: int,

@@ -172,7 +172,32 @@ def test_restore_visible_color_matches_luminance_steps_without_haze(colour_scene
     from napari_textif.controls import Controls
     from napari_textif.imaging import with_luminance
 
-    c = Controls(vis_noise=0.5, vis_blur=0.4)
+    c = Controls(vis_blur=0.4, vis_rain=0.3)  # luminance steps only: the chroma is kept
     expected = with_luminance(colour_scene, restoration.restore_visible(to_gray(colour_scene), c))
     np.testing.assert_allclose(restoration.restore_visible_color(colour_scene, c), expected, atol=1e-6)
+    c = Controls(vis_noise=0.5, vis_blur=0.4)  # the chroma is denoised, the luminance the same
+    restored = restoration.restore_visible_color(colour_scene, c)
+    luminance = restoration.restore_visible(to_gray(colour_scene), c)
+    assert np.abs(to_gray(restored) - luminance).mean() < 2e-3
 
+
+def _chroma(rgb: np.ndarray) -> np.ndarray:
+    from napari_textif.imaging import rgb_to_ycbcr
+
+    return rgb_to_ycbcr(rgb)[..., 1:]
+
+
+def test_recolour_removes_chroma_noise_and_lifts_dark_colours(colour_scene):
+    from napari_textif.controls import Controls
+
+    rng = np.random.default_rng(5)
+    noisy = np.clip(colour_scene + rng.normal(0, 0.06, colour_scene.shape), 0, 1).astype(np.float32)
+    before = noisy.copy()
+    clean = restoration.recolour(noisy, to_gray(noisy), to_gray(colour_scene), Controls(vis_noise=0.6))
+    np.testing.assert_array_equal(noisy, before)
+    truth = _chroma(colour_scene)
+    assert np.abs(_chroma(clean) - truth).mean() < 0.5 * np.abs(_chroma(noisy) - truth).mean()
+    dark = (colour_scene * 0.25).astype(np.float32)
+    lifted = restoration.recolour(dark, to_gray(dark), to_gray(colour_scene), Controls(vis_low_light=0.8))
+    saturation = [float(np.abs(_chroma(image) - 0.5).mean()) for image in (dark, lifted, colour_scene)]
+    assert saturation[0] * 1.5 < saturation[1] <= saturation[2] * 1.05

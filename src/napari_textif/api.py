@@ -281,8 +281,12 @@ def compose_kind(output: EngineOutput, colour: np.ndarray, kind: str, pair: Pair
     """:func:`compose` for a pair kind: an RGB engine result is reduced to luminance when the
     colour comes from the intensity image (PET, SPECT); the chroma is that of the visible
     image the engine restored in colour (``output.colour``), when it did."""
-    if output.colour is not None and pair.colour_slot == "visible" and output.colour.ndim == 3:
-        colour = output.colour
+    restored = output.colour
+    if restored is not None and pair.colour_slot == "visible" and restored.ndim == 3 and kind == "luminance":
+        # The engine's own array (never an input's): the result is written into it.
+        if restored.dtype == np.float32 and not np.may_share_memory(restored, colour):
+            return compose(output, restored, kind, out=restored)
+        return compose(output, restored, kind)
     if pair.colour_slot == "infrared" and kind == "rgb":
         luminance = imaging.to_gray(np.clip(np.asarray(output.image, np.float32), 0.0, 1.0))
         output = dataclasses.replace(output, image=luminance)
@@ -331,14 +335,16 @@ def _check_finite(output: EngineOutput, name: str) -> None:
         )
 
 
-def compose(output: EngineOutput, visible: np.ndarray, kind: str) -> np.ndarray:
-    """Turn an engine's output into the final image following the visible input's layout."""
+def compose(output: EngineOutput, visible: np.ndarray, kind: str, *, out: np.ndarray | None = None
+            ) -> np.ndarray:
+    """Turn an engine's output into the final image following the visible input's layout
+    (a luminance result into ``out`` when given, see :func:`imaging.with_luminance`)."""
     fused = np.asarray(output.image, dtype=np.float32)
     if fused.shape[:2] != visible.shape[:2]:
         raise RuntimeError(
             f"engine returned shape {fused.shape[:2]} for an input of {visible.shape[:2]}"
         )
     if kind == "luminance":
-        return imaging.with_luminance(visible, fused)
+        return imaging.with_luminance(visible, fused, out=out)
     fused = np.clip(fused, 0.0, 1.0)
     return imaging.to_gray(fused) if visible.ndim == 2 and fused.ndim == 3 else fused

@@ -43,6 +43,19 @@ SAMPLE_SIDE = 1024
 NLM_H = 1.2
 #: Stops of linear-light exposure that a low-light strength of 1 makes up for (at most).
 LOW_LIGHT_STOPS = 5.0
+#: Visible kinds whose restoration changes the colour, not only the luminance (:func:`recolour`,
+#: :func:`dehaze_color`): an engine's result keeps the restored image's chroma for them.
+COLOUR_KINDS = frozenset({"vis_low_light", "vis_noise", "vis_haze"})
+#: Brightening raises the chroma by this power of the luminance gain (1 would keep the
+#: saturation of a pure exposure gain, 0 the dark image's muted colour). Chosen on the 9 real
+#: low-light *training* scenes of ``degraded_pairs``: the mean chroma distance to the reference
+#: is 9.55 (1/255) with the input's chroma and 7.57 / 6.95 / 6.42 / 6.07 / 6.00 at powers
+#: 0.3-0.7; 0.6 keeps the three MSRS night scenes closer than 0.7 does.
+CHROMA_GAIN_POWER = 0.6
+#: Guided filter (radius in pixels, eps) that removes the chroma noise of a noisy or brightened
+#: image, steered by its restored luminance. On the 18 real noisy training scenes the chroma
+#: distance falls from 15.1 to 2.9 (1/255); radius 2 / 4 / 8 gave 3.3 / 3.0 / 3.1 at eps 1e-3.
+CHROMA_FILTER = (4, 1e-3)
 
 
 def _cv2():  # type: ignore[no-untyped-def]
@@ -89,11 +102,11 @@ def _sample(image: np.ndarray) -> np.ndarray:
     return image[::step, ::step]
 
 
-def _tiled(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray) -> np.ndarray:
-    """``fn`` on the whole image when it fits one tile, else on blended overlapping tiles."""
+def _tiled(fn: Callable[..., np.ndarray], image: np.ndarray, *more: np.ndarray) -> np.ndarray:
+    """``fn`` on the whole image(s) when they fit one tile, else on blended overlapping tiles."""
     if max(image.shape[:2]) <= TILE:
-        return np.asarray(fn(image), np.float32)
-    return imaging.tiled(fn, (image,), tile=TILE, overlap=TILE_OVERLAP)
+        return np.asarray(fn(image, *more), np.float32)
+    return imaging.tiled(fn, (image, *more), tile=TILE, overlap=TILE_OVERLAP)
 
 
 def _blend(original: np.ndarray, restored: np.ndarray, strength: float) -> np.ndarray:
@@ -373,8 +386,40 @@ def restore_visible_color(visible: np.ndarray, c: Controls) -> np.ndarray:
         return restore_visible(visible, c)
     luminance_steps = c.replace(vis_haze=0.0)
     if any(k.startswith("vis_") for k in luminance_steps.active()):
-        visible = imaging.with_luminance(visible, restore_visible(imaging.to_gray(visible), luminance_steps))
+        visible = _restore_luminance(visible, luminance_steps)  # its temporaries freed before dehazing
     return dehaze_color(visible, c.vis_haze)
+
+
+def _restore_luminance(visible: np.ndarray, c: Controls) -> np.ndarray:
+    gray = imaging.to_gray(visible)
+    return recolour(visible, gray, restore_visible(gray, c), c)
+
+
+def recolour(visible: np.ndarray, luminance: np.ndarray, restored: np.ndarray, c: Controls) -> np.ndarray:
+    """The colour image ``visible`` with its ``luminance`` replaced by ``restored``, and its
+    chroma restored as the steps of ``c`` ask.
+
+    Brightening (``vis_low_light``) raises the chroma by :data:`CHROMA_GAIN_POWER` of the
+    luminance gain, so the lifted colours are not left grey; brightening and denoising
+    (``vis_noise``) then remove the chroma noise with a guided filter (:data:`CHROMA_FILTER`)
+    steered by the restored luminance. Other steps keep the chroma as it is.
+    """
+    if c.vis_low_light <= 0 and c.vis_noise <= 0:
+        return imaging.with_luminance(visible, restored)
+    radius, eps = CHROMA_FILTER
+
+    def local(rgb: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        ycbcr = imaging.rgb_to_ycbcr(rgb)
+        chroma = ycbcr[..., 1:] - 0.5
+        if c.vis_low_light > 0:
+            gain = np.clip(after / np.maximum(before, 1e-3), 1.0, 8.0) ** CHROMA_GAIN_POWER
+            chroma *= gain[..., None]
+        for i in range(2):
+            ycbcr[..., 1 + i] = guided_filter(after, chroma[..., i], radius=radius, eps=eps) + 0.5
+        ycbcr[..., 0] = after
+        return imaging.ycbcr_to_rgb(ycbcr)
+
+    return _tiled(local, visible, luminance, restored)
 
 
 def restore_infrared(ir: np.ndarray, c: Controls) -> np.ndarray:

@@ -19,7 +19,7 @@ from napari_textif import imaging
 from napari_textif.controls import Controls
 from napari_textif.engines.base import Engine, EngineOutput, FusionRequest, OptionSpec, declare_options
 from napari_textif.engines.classic import pyramid
-from napari_textif.restoration import restore_infrared, restore_visible, restore_visible_color
+from napari_textif.restoration import COLOUR_KINDS, dehaze_color, recolour, restore_infrared, restore_visible
 
 MAX_LEVELS = 5
 
@@ -64,15 +64,23 @@ class ClassicEngine(Engine):
         """Restore both images as the Controls ask, then fuse their luminance."""
         c = request.controls
         request.report(0.0, "restoring visible")
-        colour = None
-        if c.vis_haze > 0:  # haze is removed in colour (the result keeps that colour)
-            colour = restore_visible_color(request.visible, c)
-            vis_y = imaging.to_gray(colour)
-        else:  # not through RGB: its gamut clipping would move the restored luminance
-            vis_y = restore_visible(imaging.to_gray(request.visible), c)
+        vis_y, colour = self._restore_visible(request.visible, c)
         request.report(0.4, "restoring infrared")
         ir = restore_infrared(request.infrared, c)
         request.report(0.7, "fusing")
         fused = fuse_luminance(ir, vis_y, c)
         request.report(1.0, "done")
         return EngineOutput(fused, device="cpu", colour=colour)
+
+    @staticmethod
+    def _restore_visible(visible: np.ndarray, c: Controls) -> tuple[np.ndarray, np.ndarray | None]:
+        """The restored luminance, and the restored colour image when a step restored colour."""
+        if visible.ndim == 2:
+            return restore_visible(visible, c), None
+        gray = imaging.to_gray(visible)
+        # Fused from the luminance path: RGB's gamut clipping would move the restored luminance.
+        vis_y = restore_visible(gray, c.replace(vis_haze=0.0))
+        if not any(getattr(c, k) > 0 for k in COLOUR_KINDS):
+            return vis_y, None
+        colour = dehaze_color(recolour(visible, gray, vis_y, c), c.vis_haze)
+        return (imaging.to_gray(colour) if c.vis_haze > 0 else vis_y), colour

@@ -275,7 +275,7 @@ class LiteEngine(Engine):
         }
         notes = [f"lite: {', '.join(restored)} restored by the classic steps before the network"]
         notes = notes if restored else []
-        colour = visible if "vis_haze" in restored else None
+        colour = visible if _restored_in_colour(restored) else None
         return EngineOutput(np.clip(fused, 0.0, 1.0, out=fused), device=device, notes=notes,
                             provenance=provenance, colour=colour)
 
@@ -362,6 +362,15 @@ class LiteEngine(Engine):
         ``(B, 1, H, W)`` gray) in ``[0, 1]`` and ``"controls"`` ``(B, K)``.
         """
         return forward_batch(model, batch["ir"], batch["vis"], batch["controls"])
+
+
+def _restored_in_colour(kinds: list[str]) -> bool:
+    """Whether the classic steps of ``kinds`` restored the visible image's colour (its chroma is kept)."""
+    if not kinds:
+        return False
+    from napari_textif.restoration import COLOUR_KINDS
+
+    return bool(COLOUR_KINDS.intersection(kinds))
 
 
 def restore_first(

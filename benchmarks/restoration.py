@@ -428,11 +428,12 @@ def real(data: Path, fusion: Callable[..., np.ndarray], sheet: list | None = Non
 
 
 def foreign_tables(result: dict[str, dict[str, dict[str, object]]]) -> str:
-    """Markdown tables of the foreign section: normalised SSIM gain, then PSNR gain."""
+    """Markdown tables of the foreign section: normalised SSIM, PSNR and chroma gains."""
     severities = [s for s in SEVERITIES if any(s in v for v in result.values())]
     lines = []
     for metric, title, fmt in (("ssim_gain", "Normalised SSIM gain", "{:+.2f}"),
-                               ("psnr_gain", "PSNR gain (dB)", "{:+.2f}")):
+                               ("psnr_gain", "PSNR gain (dB)", "{:+.2f}"),
+                               ("chroma_gain", "Chroma gain (1/255; a gray pair counts 0)", "{:+.2f}")):
         lines += [f"**{title}** (engine = prompted fusion; baseline = library restore + neutral fusion)", ""]
         head = "| kind | n | " + " | ".join(f"{s} engine | {s} baseline" for s in severities) + " |"
         lines += [head, "|---|---|" + "---|---|" * len(severities)]

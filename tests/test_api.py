@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -125,6 +126,13 @@ def test_classic_brightens_a_dark_visible_image_when_asked(dark_pair):
     assert bright[shadows].mean() > plain[shadows].mean() + 0.03
 
 
+def test_thermal_emphasis_raises_hot_regions(pair):
+    ir, vis = pair
+    hot = ir > 0.85 * 255
+    low = fuse(ir, vis, engine="classic", controls=Controls(thermal_emphasis=-1)).image.mean(axis=2)
+    high = fuse(ir, vis, engine="classic", controls=Controls(thermal_emphasis=1)).image.mean(axis=2)
+    assert high[hot].mean() > low[hot].mean()
+
 
 @pytest.mark.parametrize("engine", ["classic", "lite"])
 def test_dehazed_result_keeps_the_colour_that_dehazing_restored(pair, engine):
@@ -142,6 +150,47 @@ def test_dehazed_result_keeps_the_colour_that_dehazing_restored(pair, engine):
     # The chroma is the dehazed image's (up to gamut clipping), not the veiled input's.
     assert np.abs(chroma - rgb_to_ycbcr(dehazed)[..., 1:]).mean() < 0.004
     assert np.abs(chroma - rgb_to_ycbcr(hazy)[..., 1:]).mean() > 0.01
+
+
+@pytest.mark.parametrize("engine", ["classic", "lite"])
+@pytest.mark.parametrize(("controls", "options", "restored"), [
+    (Controls(), {}, False),
+    (Controls(vis_blur=0.5, ir_noise=0.5), {}, False),
+    (Controls(vis_noise=0.5), {}, True),
+    (Controls(vis_low_light=0.5, vis_haze=0.4), {}, True),
+    pytest.param(Controls(vis_noise=0.5), {"classic_restore": False}, False, id="network-only"),
+])
+def test_engines_return_a_restored_colour_only_when_a_step_restored_it(pair, engine, controls, options,
+                                                                       restored):
+    from napari_textif.engines import FusionRequest
+
+    options = options if engine == "lite" else {}  # the classic engine has no options
+    restored = restored or (engine == "classic" and controls.vis_noise > 0)  # it always restores
+    ir, vis = pair[0] / np.float32(255), pair[1] / np.float32(255)
+    before = vis.copy()
+    output = get_engine(engine).run(FusionRequest(ir, vis, controls, "", "cpu", options, None))
+    np.testing.assert_array_equal(vis, before)
+    assert (output.colour is not None) == restored
+    if restored:
+        assert output.colour.shape == vis.shape and not np.may_share_memory(output.colour, vis)
+
+
+class _EchoColour(Engine):
+    name = "echo-colour"
+    description = "test engine giving the request's own visible image as its colour"
+    seen: ClassVar[list] = []
+
+    def run(self, request):
+        self.seen.append((request.visible, request.visible.copy()))
+        return EngineOutput(request.visible.mean(axis=2), colour=request.visible)
+
+
+def test_a_colour_that_is_the_request_visible_is_not_written_into(pair):
+    register_engine("echo-colour", _EchoColour)
+    result = fuse(*pair, engine="echo-colour")
+    visible, before = _EchoColour.seen[-1]
+    np.testing.assert_array_equal(visible, before)
+    assert np.isfinite(result.image).all() and result.image.shape == visible.shape
 
 
 @pytest.mark.parametrize("engine", ["classic", "lite"])

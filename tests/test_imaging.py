@@ -118,6 +118,13 @@ def test_tiled_identity_has_no_seams():
     np.testing.assert_allclose(out, image, atol=1e-5)
 
 
+def test_tiled_keeps_border_weights_with_a_very_wide_overlap():
+    image = RNG.random((2, 16500)).astype(np.float32)
+    out = imaging.tiled(lambda x: x, (image,), tile=16400, overlap=8200)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, image, atol=1e-5)
+
+
 def test_tiled_blends_like_the_per_tile_windows():
     """The 1-D weight sums equal the running sum of the 2-D windows that stacks blend with."""
     image = RNG.random((150, 530, 3)).astype(np.float32)

@@ -452,9 +452,9 @@ def _ramp(n: int, overlap: int) -> np.ndarray:
     """One axis of :func:`blend_window`: 1 inside, a raised cosine (never 0) over ``overlap`` at each end."""
     w = np.ones(n, np.float32)
     k = min(overlap, n // 2)
-    if k > 0:
-        t = (np.arange(k, dtype=np.float32) + 0.5) / k
-        w[:k] = 0.5 - 0.5 * np.cos(np.pi * t)
+    if k > 0:  # in float64 and floored: a pixel at the border, under one tile only, keeps a weight
+        t = (np.arange(k, dtype=np.float64) + 0.5) / k
+        w[:k] = np.maximum(0.5 - 0.5 * np.cos(np.pi * t), 1e-6)
         w[n - k :] = w[:k][::-1]
     return w
 

@@ -381,8 +381,9 @@ def restore_visible(y: np.ndarray, c: Controls) -> np.ndarray:
 
 
 def restore_visible_color(visible: np.ndarray, c: Controls) -> np.ndarray:
-    """:func:`restore_visible` for a colour image: the steps on its luminance (chroma kept),
-    then haze removed in colour (:func:`dehaze_color`). A 2-D image is restored as luminance."""
+    """:func:`restore_visible` for a colour image: the steps on its luminance, the chroma
+    restored with them (:func:`recolour`), then haze removed in colour (:func:`dehaze_color`).
+    A 2-D image is restored as luminance."""
     if visible.ndim == 2:
         return restore_visible(visible, c)
     luminance_steps = c.replace(vis_haze=0.0)

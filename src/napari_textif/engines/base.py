@@ -204,8 +204,10 @@ class EngineOutput:
     device: str = "cpu"
     notes: list[str] = dataclasses.field(default_factory=list)
     provenance: dict[str, Any] = dataclasses.field(default_factory=dict)
-    #: The visible image as the engine restored it in colour (haze removed with its tint),
-    #: whose chroma a ``"luminance"`` result keeps; None keeps the input's chroma.
+    #: The visible image as the engine restored it in colour (haze, noise or low light:
+    #: ``restoration.COLOUR_KINDS``), whose chroma a ``"luminance"`` result keeps; None keeps
+    #: the input's chroma. An array of the engine's own: ``fuse`` writes the result into it
+    #: (unless it shares memory with the request's visible image).
     colour: np.ndarray | None = None
 
 

@@ -82,5 +82,6 @@ class ClassicEngine(Engine):
         vis_y = restore_visible(gray, c.replace(vis_haze=0.0))
         if not any(getattr(c, k) > 0 for k in COLOUR_KINDS):
             return vis_y, None
-        colour = dehaze_color(recolour(visible, gray, vis_y, c), c.vis_haze)
+        luminance_steps = any(k.startswith("vis_") for k in c.replace(vis_haze=0.0).active())
+        colour = dehaze_color(recolour(visible, gray, vis_y, c) if luminance_steps else visible, c.vis_haze)
         return (imaging.to_gray(colour) if c.vis_haze > 0 else vis_y), colour

@@ -145,6 +145,8 @@ def test_dehazed_result_keeps_the_colour_that_dehazing_restored(pair, engine):
     before = hazy.copy()
     result = fuse(ir, hazy, "the visible image is hazy", engine=engine)
     np.testing.assert_array_equal(hazy, before)
+    assert result.provenance["colour"] == "restored with the visible image"
+    assert fuse(ir, hazy, engine=engine).provenance["colour"] == "the input's"
     dehazed = restore_visible_color(hazy, Controls(vis_haze=result.controls.vis_haze))
     chroma = rgb_to_ycbcr(result.image)[..., 1:]
     # The chroma is the dehazed image's (up to gamut clipping), not the veiled input's.

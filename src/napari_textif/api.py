@@ -176,12 +176,15 @@ def fuse(
     output = runner.run(request)
     _check_finite(output, engine_name)
     t2 = time.perf_counter()
+    colour_restored = _restored_colour(output, runner.output, pair) is not None
     image = compose_kind(output, colour, runner.output, pair)
     timings = {"prepare": t1 - t0, "engine": t2 - t1, "compose": time.perf_counter() - t2}
     timings["total"] = time.perf_counter() - t0
     notes += kind_notes + output.notes + (list(interpretation.notes) if interpretation else [])
     notes += [f"severity from the images: {s.describe()}" for s in severities.values()]
     provenance = dict(output.provenance)
+    if image.ndim == 3:
+        provenance["colour"] = "restored with the visible image" if colour_restored else "the input's"
     if severities:
         provenance["severity"] = {k: dataclasses.asdict(s) for k, s in severities.items()}
     return FusionResult(
@@ -281,8 +284,8 @@ def compose_kind(output: EngineOutput, colour: np.ndarray, kind: str, pair: Pair
     """:func:`compose` for a pair kind: an RGB engine result is reduced to luminance when the
     colour comes from the intensity image (PET, SPECT); the chroma is that of the visible
     image the engine restored in colour (``output.colour``), when it did."""
-    restored = output.colour
-    if restored is not None and pair.colour_slot == "visible" and restored.ndim == 3 and kind == "luminance":
+    restored = _restored_colour(output, kind, pair)
+    if restored is not None:
         # The engine's own array (never an input's): the result is written into it.
         if restored.dtype == np.float32 and not np.may_share_memory(restored, colour):
             return compose(output, restored, kind, out=restored)
@@ -292,6 +295,13 @@ def compose_kind(output: EngineOutput, colour: np.ndarray, kind: str, pair: Pair
         output = dataclasses.replace(output, image=luminance)
         kind = "luminance"
     return compose(output, colour, kind)
+
+
+def _restored_colour(output: EngineOutput, kind: str, pair: PairKind) -> np.ndarray | None:
+    """The engine's restored colour image whose chroma the result keeps, or None (the input's)."""
+    restored = output.colour
+    usable = restored is not None and restored.ndim == 3 and kind == "luminance"
+    return restored if usable and pair.colour_slot == "visible" else None
 
 
 def _check_options(prompt: object, controls: object, device: object, auto: object,

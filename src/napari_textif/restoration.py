@@ -405,6 +405,30 @@ def recolour(visible: np.ndarray, luminance: np.ndarray, restored: np.ndarray, c
     luminance gain, so the lifted colours are not left grey; brightening and denoising
     (``vis_noise``) then remove the chroma noise with a guided filter (:data:`CHROMA_FILTER`)
     steered by the restored luminance. Other steps keep the chroma as it is.
+
+    Parameters
+    ----------
+    visible : ndarray
+        ``(H, W, 3)`` float32 RGB in ``[0, 1]``; not modified.
+    luminance, restored : ndarray
+        ``(H, W)``: the luminance of ``visible`` and its restored version.
+    c : Controls
+        The visible steps that produced ``restored``.
+
+    Returns
+    -------
+    ndarray
+        A new ``(H, W, 3)`` float32 RGB image in ``[0, 1]`` whose luminance is ``restored``
+        (up to gamut clipping).
+
+    Examples
+    --------
+    >>> from napari_textif.imaging import rgb_to_ycbcr, to_gray
+    >>> dark = np.zeros((32, 32, 3), np.float32)
+    >>> dark[..., 0], dark[..., 2] = 0.12, 0.04  # a dim red
+    >>> lifted = recolour(dark, to_gray(dark), to_gray(dark) * 4, Controls(vis_low_light=0.8))
+    >>> bool(rgb_to_ycbcr(lifted)[..., 2].mean() - 0.5 > 2 * (rgb_to_ycbcr(dark)[..., 2].mean() - 0.5))
+    True
     """
     if c.vis_low_light <= 0 and c.vis_noise <= 0:
         return imaging.with_luminance(visible, restored)

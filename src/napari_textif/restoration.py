@@ -380,21 +380,23 @@ def restore_visible(y: np.ndarray, c: Controls) -> np.ndarray:
     return dehaze(y, c.vis_haze)
 
 
-def restore_visible_color(visible: np.ndarray, c: Controls) -> np.ndarray:
+def restore_visible_color(visible: np.ndarray, c: Controls, *, restored: np.ndarray | None = None
+                          ) -> np.ndarray:
     """:func:`restore_visible` for a colour image: the steps on its luminance, the chroma
     restored with them (:func:`recolour`), then haze removed in colour (:func:`dehaze_color`).
-    A 2-D image is restored as luminance."""
+    A 2-D image is restored as luminance. ``restored`` is the luminance steps' result
+    (``restore_visible`` of the gray, haze left out) when the caller already has it."""
     if visible.ndim == 2:
         return restore_visible(visible, c)
     luminance_steps = c.replace(vis_haze=0.0)
     if any(k.startswith("vis_") for k in luminance_steps.active()):
-        visible = _restore_luminance(visible, luminance_steps)  # its temporaries freed before dehazing
+        visible = _restore_luminance(visible, luminance_steps, restored)  # temporaries freed first
     return dehaze_color(visible, c.vis_haze)
 
 
-def _restore_luminance(visible: np.ndarray, c: Controls) -> np.ndarray:
+def _restore_luminance(visible: np.ndarray, c: Controls, restored: np.ndarray | None) -> np.ndarray:
     gray = imaging.to_gray(visible)
-    return recolour(visible, gray, restore_visible(gray, c), c)
+    return recolour(visible, gray, restore_visible(gray, c) if restored is None else restored, c)
 
 
 def recolour(visible: np.ndarray, luminance: np.ndarray, restored: np.ndarray, c: Controls) -> np.ndarray:

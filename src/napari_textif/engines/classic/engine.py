@@ -19,7 +19,7 @@ from napari_textif import imaging
 from napari_textif.controls import Controls
 from napari_textif.engines.base import Engine, EngineOutput, FusionRequest, OptionSpec, declare_options
 from napari_textif.engines.classic import pyramid
-from napari_textif.restoration import COLOUR_KINDS, dehaze_color, recolour, restore_infrared, restore_visible
+from napari_textif.restoration import COLOUR_KINDS, restore_infrared, restore_visible, restore_visible_color
 
 MAX_LEVELS = 5
 
@@ -77,11 +77,9 @@ class ClassicEngine(Engine):
         """The restored luminance, and the restored colour image when a step restored colour."""
         if visible.ndim == 2:
             return restore_visible(visible, c), None
-        gray = imaging.to_gray(visible)
         # Fused from the luminance path: RGB's gamut clipping would move the restored luminance.
-        vis_y = restore_visible(gray, c.replace(vis_haze=0.0))
+        vis_y = restore_visible(imaging.to_gray(visible), c.replace(vis_haze=0.0))
         if not any(getattr(c, k) > 0 for k in COLOUR_KINDS):
             return vis_y, None
-        luminance_steps = any(k.startswith("vis_") for k in c.replace(vis_haze=0.0).active())
-        colour = dehaze_color(recolour(visible, gray, vis_y, c) if luminance_steps else visible, c.vis_haze)
+        colour = restore_visible_color(visible, c, restored=vis_y)
         return (imaging.to_gray(colour) if c.vis_haze > 0 else vis_y), colour

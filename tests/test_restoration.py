@@ -81,7 +81,19 @@ def test_sharpen_raises_gradient_energy(scene):
 
 def test_stretch_contrast_widens_range(scene):
     flat = (0.45 + 0.1 * scene).astype(np.float32)
-    assert restoration.stretch_contrast(flat, 0.8).std() > 2 * flat.std()
+    assert restoration.stretch_contrast(flat, 0.8).std() > 1.5 * flat.std()
+
+
+@pytest.mark.parametrize("strength", [0.3, 0.6, 1.0])
+def test_stretch_contrast_gain_is_limited_and_removes_the_lifted_black(scene, strength):
+    """A narrow band is widened by at most 1 + s (max_gain - 1), and its black level drops."""
+    flat = (0.45 + 0.1 * scene).astype(np.float32)
+    out = restoration.stretch_contrast(flat, strength)
+    limit = 1.0 + strength * (restoration.IR_MAX_GAIN - 1.0)
+    assert out.std() == pytest.approx(limit * flat.std(), rel=0.02)
+    assert np.percentile(out, 0.5) < np.percentile(flat, 0.5) - 0.3 * strength
+    wide = restoration.stretch_contrast(flat, strength, max_gain=100.0)
+    assert wide.std() > out.std()
 
 
 def test_destripe_flattens_column_means(scene):

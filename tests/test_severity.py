@@ -59,6 +59,13 @@ def test_blurry_said_about_a_sharp_image_changes_nothing(pair, floats):
     assert np.array_equal(prompted, fuse(*pair, engine="classic").image)
 
 
+def test_rainy_said_where_no_streaks_read_changes_nothing(pair, floats):
+    calibrated, found = calibrate(interpret("the visible image is rainy"), *floats)
+    assert found["vis_rain"].measured == 0.0 and calibrated.controls.vis_rain == 0.0
+    prompted = fuse(*pair, "the visible image is rainy").image
+    assert np.array_equal(prompted, fuse(*pair).image)
+
+
 def test_only_named_degradations_change(floats):
     said = interpret("noisy infrared; keep people bright")
     calibrated, found = calibrate(said, *floats)

@@ -125,6 +125,45 @@ def test_tiled_keeps_border_weights_with_a_very_wide_overlap():
     np.testing.assert_allclose(out, image, atol=1e-5)
 
 
+def test_tiled_margin_leaves_out_what_the_tile_padding_reached():
+    """A filter of radius 4 tiled with a margin of 6 equals the whole-image filter exactly."""
+    from scipy import ndimage
+
+    image = RNG.random((150, 230)).astype(np.float32)
+
+    def smooth(tile: np.ndarray) -> np.ndarray:
+        return ndimage.uniform_filter(tile, 9, mode="reflect")
+
+    whole = smooth(image)
+    kept = imaging.tiled(smooth, (image,), tile=64, overlap=16, margin=6)
+    plain = imaging.tiled(smooth, (image,), tile=64, overlap=16)
+    np.testing.assert_allclose(kept, whole, atol=1e-5)
+    assert np.abs(plain - whole).max() > 1e-3
+
+
+@pytest.mark.parametrize(("shape", "tile", "overlap", "margin"),
+                         [((200, 260), 64, 16, 8), ((97, 301), 40, 24, 10), ((2, 16500), 16400, 8200, 4000),
+                          ((50, 50), 64, 16, 8)])
+def test_tiled_identity_with_a_margin_covers_every_pixel(shape, tile, overlap, margin):
+    image = RNG.random(shape).astype(np.float32)
+    out = imaging.tiled(lambda x: x, (image,), tile=tile, overlap=overlap, margin=margin)
+    np.testing.assert_allclose(out, image, atol=1e-5)
+
+
+def test_stack_blend_weights_tiles_as_tiled_does():
+    image = RNG.random((150, 530, 3)).astype(np.float32)
+
+    def shift(tile: np.ndarray) -> np.ndarray:
+        return tile + tile.mean()
+
+    out = imaging.tiled(shift, (image,), tile=96, overlap=24, align=8, margin=9)
+    total, weight = np.zeros_like(image), np.zeros(image.shape[:2], np.float32)
+    for t in imaging.tile_grid(image.shape[:2], 96, 24, align=8):
+        imaging.blend_tile(total, weight, shift(image[t.rows, t.cols]), t, 24,
+                           shape=image.shape[:2], margin=9)
+    np.testing.assert_allclose(out, imaging.finish_blend(total, weight), atol=1e-5)
+
+
 def test_tiled_blends_like_the_per_tile_windows():
     """The 1-D weight sums equal the running sum of the 2-D windows that stacks blend with."""
     image = RNG.random((150, 530, 3)).astype(np.float32)

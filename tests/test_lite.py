@@ -87,10 +87,10 @@ def test_tiled_result_matches_untiled_without_seams():
     tiled = napari_textif.fuse(ir, vis, engine="lite", options={"tile_size": 192},
                                progress=lambda f, m: calls.append((f, m))).image
     assert sum("tile" in m for _, m in calls) >= 3
-    # A seam would show as a line of differences of several grey levels; reflect-padded tile
-    # borders leave well under 2 grey levels anywhere and a tenth of one on average.
+    # A seam would show as a line of differences of several grey levels. The blend leaves out
+    # each inner tile edge that saw the tile's padding, so tiled and whole agree closely.
     diff = np.abs(whole - tiled) * 255
-    assert diff.mean() < 0.1 and diff.max() < 2
+    assert diff.mean() < 0.01 and diff.max() < 0.5
 
 
 def test_progress_callback_can_cancel_between_tiles():
@@ -304,4 +304,4 @@ def test_shipped_lite_v3_loads_by_checkpoint_and_tiles_with_its_wider_overlap(sc
     default = napari_textif.fuse(ir, vis, engine="lite")
     assert v3.provenance["weights"] == "lite_v3" and default.provenance["weights"] == "lite_v2"
     assert np.isfinite(v3.image).all() and np.abs(v3.image - default.image).mean() > 1e-3
-    assert tile_overlap(v3_path) == 208 and tile_overlap(DEFAULT_WEIGHTS) == 96
+    assert tile_overlap(v3_path) == 312 and tile_overlap(DEFAULT_WEIGHTS) == 96

@@ -57,7 +57,8 @@ def test_a_tiled_frame_equals_the_engines_own_tiling(monkeypatch):
     assert lazy.numblocks == (3, 3, 1)
     expected = fuse(ir, vis, engine="lite", options=options, severity="words")
     assert expected.provenance["tiles"] > 4
-    assert np.abs(lazy.compute() - expected.image).max() <= 1 / 255
+    # Weighted as the engine's own tiling weights its tiles (border, margin): the same to rounding.
+    assert np.abs(lazy.compute() - expected.image).max() <= 1e-5
 
 
 def test_tiled_frames_refuse_what_would_differ_per_tile():

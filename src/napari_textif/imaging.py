@@ -403,11 +403,13 @@ class Tile:
 
 @dataclasses.dataclass(frozen=True)
 class Tiling:
-    """How an engine cuts a large image: tile side, minimum overlap and start alignment (pixels)."""
+    """How an engine cuts a large image: tile side, minimum overlap, start alignment and the
+    blend margin (pixels; see :func:`tiled`)."""
 
     tile: int
     overlap: int
     align: int = 1
+    margin: int = 0
 
 
 def tile_grid(shape: tuple[int, int], tile: int, overlap: int, *, align: int = 1) -> list[Tile]:
@@ -448,22 +450,41 @@ def blend_window(height: int, width: int, overlap: int) -> np.ndarray:
     return np.outer(_ramp(height, overlap), _ramp(width, overlap)) + 1e-6
 
 
-def _ramp(n: int, overlap: int) -> np.ndarray:
-    """One axis of :func:`blend_window`: 1 inside, a raised cosine (never 0) over ``overlap`` at each end."""
+def _tile_window(tile: Tile, shape: tuple[int, int] | None, overlap: int, margin: int) -> np.ndarray:
+    """:func:`blend_window` of ``tile``, or, in an image of ``shape``, the weight :func:`tiled` gives it."""
+    if shape is None:
+        return blend_window(tile.rows.stop - tile.rows.start, tile.cols.stop - tile.cols.start, overlap)
+    return np.outer(_axis_weights(tile.rows, shape[0], overlap, margin),
+                    _axis_weights(tile.cols, shape[1], overlap, margin))
+
+
+def _ramp(n: int, overlap: int, margin: int = 0, ends: tuple[bool, bool] = (True, True)) -> np.ndarray:
+    """One axis of a tile's weight: 1 inside; at each end in ``ends``, ``margin`` pixels of
+    weight 1e-6, then a raised cosine (never 0) over the rest of ``overlap``."""
     w = np.ones(n, np.float32)
     k = min(overlap, n // 2)
+    m = min(margin, k - 1) if k > 0 else 0
     if k > 0:  # in float64 and floored: a pixel at the border, under one tile only, keeps a weight
-        t = (np.arange(k, dtype=np.float64) + 0.5) / k
-        w[:k] = np.maximum(0.5 - 0.5 * np.cos(np.pi * t), 1e-6)
-        w[n - k :] = w[:k][::-1]
+        t = (np.arange(k - m, dtype=np.float64) + 0.5) / (k - m)
+        rise = np.concatenate([np.full(m, 1e-6), np.maximum(0.5 - 0.5 * np.cos(np.pi * t), 1e-6)])
+        if ends[0]:
+            w[:k] = rise
+        if ends[1]:
+            w[n - k :] = rise[::-1]
     return w
 
 
-def _coverage(windows: list[slice], length: int, overlap: int) -> np.ndarray:
-    """Sum of the :func:`_ramp` of every window along one axis (never 0 on a covered axis)."""
+def _axis_weights(window: slice, length: int, overlap: int, margin: int) -> np.ndarray:
+    """:func:`_ramp` of one window of an axis of ``length``: no ramp at the image's own border,
+    where the tile's output is the whole image's."""
+    return _ramp(window.stop - window.start, overlap, margin, (window.start > 0, window.stop < length))
+
+
+def _coverage(windows: list[slice], length: int, overlap: int, margin: int = 0) -> np.ndarray:
+    """Sum of the weights of every window along one axis (never 0 on a covered axis)."""
     total = np.zeros(length, np.float32)
     for window in windows:
-        total[window] += _ramp(window.stop - window.start, overlap)
+        total[window] += _axis_weights(window, length, overlap, margin)
     return total
 
 
@@ -475,12 +496,15 @@ def tiled(
     overlap: int,
     progress: Callable[[int, int], None] | None = None,
     align: int = 1,
+    margin: int = 0,
 ) -> np.ndarray:
     """Apply ``fn`` to overlapping tiles of ``images`` and blend the outputs.
 
     ``fn`` takes one tile of each image and returns an array whose first two
     axes match the tile. Each tile is weighted by a raised-cosine window over
-    its overlap, so the blended result shows no seams.
+    its overlap at the edges inside the image, so the blended result shows no
+    seams; the first ``margin`` pixels of such an edge get (almost) no weight, so
+    that what a network computed from the tile's padding there is not kept.
 
     Parameters
     ----------
@@ -493,18 +517,22 @@ def tiled(
         Called as ``progress(done, total)`` after each tile; it may raise to cancel.
     align : int, optional
         Tile starts are multiples of this (see :func:`tile_grid`).
+    margin : int, optional
+        Pixels at each inner tile edge left out of the blend (at most ``overlap // 2``
+        keeps a cross-fade; 0: the raised cosine spans the whole overlap).
     """
     shape = images[0].shape[:2]
     rows, cols = _grid_axes(shape, tile, overlap, align)
     # The window is separable and the grid a product of row and column windows, so the sum
     # of the weights is an outer product of two 1-D sums: no full-size weight image.
-    row_sum, col_sum = _coverage(rows, shape[0], overlap), _coverage(cols, shape[1], overlap)
+    row_sum = _coverage(rows, shape[0], overlap, margin)
+    col_sum = _coverage(cols, shape[1], overlap, margin)
     out: np.ndarray | None = None
     for i, (r, c) in enumerate(itertools.product(rows, cols)):
         result = fn(*(im[r, c] for im in images))
         if out is None:
             out = np.zeros(shape + result.shape[2:], np.float32)
-        w = np.outer(_ramp(r.stop - r.start, overlap), _ramp(c.stop - c.start, overlap))
+        w = np.outer(_axis_weights(r, shape[0], overlap, margin), _axis_weights(c, shape[1], overlap, margin))
         out[r, c] += result * (w if result.ndim == 2 else w[..., None])
         if progress is not None:
             progress(i + 1, len(rows) * len(cols))
@@ -517,8 +545,12 @@ def tiled(
 
 
 def blend_tile(out: np.ndarray, weight: np.ndarray, result: np.ndarray, tile: Tile, overlap: int,
-               *, origin: tuple[int, int] = (0, 0)) -> None:
+               *, origin: tuple[int, int] = (0, 0), shape: tuple[int, int] | None = None,
+               margin: int = 0) -> None:
     """Add one tile's ``result``, weighted by :func:`blend_window`, to the running sums in place.
+
+    Given the whole image's ``shape``, the tile is weighted as :func:`tiled` weights it
+    (no ramp at the image border, ``margin`` pixels left out at inner edges) instead.
 
     Parameters
     ----------
@@ -532,12 +564,14 @@ def blend_tile(out: np.ndarray, weight: np.ndarray, result: np.ndarray, tile: Ti
         Where ``result`` lies in the whole image.
     overlap : int
     origin : tuple of int, optional
+    shape : tuple of int, optional
+    margin : int, optional
     """
     spans = [_clip_span(s, o, n) for s, o, n in zip((tile.rows, tile.cols), origin, weight.shape)]
     if any(span is None for span in spans):
         return
     (dst_r, src_r), (dst_c, src_c) = spans  # type: ignore[misc]
-    w = blend_window(result.shape[0], result.shape[1], overlap)[src_r, src_c]
+    w = _tile_window(tile, shape, overlap, margin)[src_r, src_c]
     part = result[src_r, src_c]
     out[dst_r, dst_c] += part * (w if part.ndim == 2 else w[..., None])
     weight[dst_r, dst_c] += w

@@ -340,7 +340,7 @@ def _tiled_frame(ir: Any, vis: Any, plan: StackPlan, tiling: imaging.Tiling) -> 
         for left in range(0, width, CHUNK):
             box = imaging.Tile(slice(top, min(top + CHUNK, height)), slice(left, min(left + CHUNK, width)))
             near = [k for k, t in enumerate(grid) if _meets(t, box)]
-            block = blend(box, [grid[k] for k in near], [tiles[k] for k in near], tiling.overlap)
+            block = blend(box, [grid[k] for k in near], [tiles[k] for k in near], tiling, (height, width))
             shape = (box.rows.stop - top, box.cols.stop - left) + ((3,) if plan.rgb else ())
             chunk = da.from_delayed(block, shape=shape, dtype=np.float32)
             row.append([chunk] if plan.rgb else chunk)  # da.block joins the innermost lists last
@@ -365,13 +365,15 @@ def _fuse_tile(ir: np.ndarray, vis: np.ndarray, plan: StackPlan) -> np.ndarray:
 
 
 def _blend_chunk(box: imaging.Tile, windows: list[imaging.Tile], results: list[np.ndarray],
-                 overlap: int) -> np.ndarray:
-    """The chunk ``box`` of the blended image, from the tiles that meet it (in grid order)."""
+                 tiling: imaging.Tiling, image_shape: tuple[int, int]) -> np.ndarray:
+    """The chunk ``box`` of the blended image, from the tiles that meet it (in grid order),
+    weighted as the engine's own tiling (:func:`imaging.tiled`) weights them."""
     shape = (box.rows.stop - box.rows.start, box.cols.stop - box.cols.start)
     out = np.zeros(shape + results[0].shape[2:], np.float32)
     weight = np.zeros(shape, np.float32)
     for window, result in zip(windows, results):
-        imaging.blend_tile(out, weight, result, window, overlap, origin=(box.rows.start, box.cols.start))
+        imaging.blend_tile(out, weight, result, window, tiling.overlap,
+                           origin=(box.rows.start, box.cols.start), shape=image_shape, margin=tiling.margin)
     return np.clip(imaging.finish_blend(out, weight), 0.0, 1.0)
 
 

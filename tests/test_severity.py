@@ -62,8 +62,9 @@ def test_blurry_said_about_a_sharp_image_changes_nothing(pair, floats):
 def test_rainy_said_where_no_streaks_read_changes_nothing(pair, floats):
     calibrated, found = calibrate(interpret("the visible image is rainy"), *floats)
     assert found["vis_rain"].measured == 0.0 and calibrated.controls.vis_rain == 0.0
-    prompted = fuse(*pair, "the visible image is rainy").image
-    assert np.array_equal(prompted, fuse(*pair).image)
+    result = fuse(*pair, "the visible image is rainy")
+    assert np.array_equal(result.image, fuse(*pair).image)
+    assert any("vis_rain 0.00" in n and "not restored: the images show none" in n for n in result.notes)
 
 
 def test_only_named_degradations_change(floats):

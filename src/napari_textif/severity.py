@@ -154,8 +154,10 @@ class Severity:
         """One line for notes and the widget, e.g. ``"vis_haze 0.28 (haze index 0.31, ...)"``."""
         if self.measured is None:
             return f"{self.control} {self.strength:.2f} (too small to measure; the words' value)"
+        unrestored = "; not restored: the images show none, a slider restores it anyway"
         return (f"{self.control} {self.strength:.2f} (measured {self.statistic} {self.value:.4g} "
-                f"-> severity {self.measured:.2f}; the words gave {self.said:.2f})")
+                f"-> severity {self.measured:.2f}; the words gave {self.said:.2f}"
+                f"{unrestored if self.strength == 0 < self.said else ''})")
 
 
 def strength_for(said: float, measured: float, *, floor: float = FLOOR) -> float:

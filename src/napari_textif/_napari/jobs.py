@@ -126,13 +126,19 @@ def describe_severity(severity: Mapping[str, Mapping[str, Any]], kind: str = DEF
     --------
     >>> describe_severity({"vis_haze": {"strength": 0.25, "measured": 0.25, "said": 0.6}})
     'measured on the images: visible haze 0.25 (words 0.60, images 0.25)'
+    >>> describe_severity({"vis_rain": {"strength": 0.0, "measured": 0.0, "said": 0.6}})
+    'measured on the images: visible rain not restored (words 0.60, images show none; a slider restores it)'
     """
-    parts = [
-        f"{control_label(name, kind)} {s['strength']:.2f} (words {s['said']:.2f}, "
-        + ("images too small to measure)" if s["measured"] is None else f"images {s['measured']:.2f})")
-        for name, s in severity.items()
-    ]
+    parts = [_severity_part(control_label(name, kind), s) for name, s in severity.items()]
     return "measured on the images: " + "; ".join(parts) if parts else ""
+
+
+def _severity_part(label: str, s: Mapping[str, Any]) -> str:
+    if s["measured"] is None:
+        return f"{label} {s['strength']:.2f} (words {s['said']:.2f}, images too small to measure)"
+    if s["strength"] == 0 < s["said"]:
+        return f"{label} not restored (words {s['said']:.2f}, images show none; a slider restores it)"
+    return f"{label} {s['strength']:.2f} (words {s['said']:.2f}, images {s['measured']:.2f})"
 
 
 def control_label(control: str, kind: str = DEFAULT_KIND) -> str:

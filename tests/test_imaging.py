@@ -150,32 +150,28 @@ def test_tiled_identity_with_a_margin_covers_every_pixel(shape, tile, overlap, m
     np.testing.assert_allclose(out, image, atol=1e-5)
 
 
-def test_stack_blend_weights_tiles_as_tiled_does():
-    image = RNG.random((150, 530, 3)).astype(np.float32)
-
-    def shift(tile: np.ndarray) -> np.ndarray:
-        return tile + tile.mean()
-
-    out = imaging.tiled(shift, (image,), tile=96, overlap=24, align=8, margin=9)
-    total, weight = np.zeros_like(image), np.zeros(image.shape[:2], np.float32)
-    for t in imaging.tile_grid(image.shape[:2], 96, 24, align=8):
-        imaging.blend_tile(total, weight, shift(image[t.rows, t.cols]), t, 24,
-                           shape=image.shape[:2], margin=9)
-    np.testing.assert_allclose(out, imaging.finish_blend(total, weight), atol=1e-5)
-
-
-def test_tiled_blends_like_the_per_tile_windows():
-    """The 1-D weight sums equal the running sum of the 2-D windows that stacks blend with."""
-    image = RNG.random((150, 530, 3)).astype(np.float32)
+@pytest.mark.parametrize("width", [530, 100])
+@pytest.mark.parametrize("margin", [0, 9])
+def test_tiled_blends_like_the_per_tile_windows(width, margin):
+    """The 1-D weight sums equal the running sum of the 2-D windows that stacks blend with,
+    also where a second tile reaches into the first one's border (width 100)."""
+    image = RNG.random((150, width, 3)).astype(np.float32)
 
     def shift(tile: np.ndarray) -> np.ndarray:  # differs per tile, so the weights matter
         return tile + tile.mean()
 
-    out = imaging.tiled(shift, (image,), tile=96, overlap=24, align=8)
+    out = imaging.tiled(shift, (image,), tile=96, overlap=24, align=8, margin=margin)
     total, weight = np.zeros_like(image), np.zeros(image.shape[:2], np.float32)
     for t in imaging.tile_grid(image.shape[:2], 96, 24, align=8):
-        imaging.blend_tile(total, weight, shift(image[t.rows, t.cols]), t, 24)
+        imaging.blend_tile(total, weight, shift(image[t.rows, t.cols]), t, 24,
+                           shape=image.shape[:2], margin=margin)
     np.testing.assert_allclose(out, imaging.finish_blend(total, weight), atol=1e-5)
+
+
+@pytest.mark.parametrize("margin", [-1, 13])
+def test_tiled_refuses_a_margin_outside_half_the_overlap(margin):
+    with pytest.raises(ValueError, match="margin"):
+        imaging.tiled(lambda x: x, (np.zeros((100, 100), np.float32),), tile=40, overlap=24, margin=margin)
 
 
 def test_tiled_reports_progress_and_can_cancel():

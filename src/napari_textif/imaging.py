@@ -518,9 +518,11 @@ def tiled(
     align : int, optional
         Tile starts are multiples of this (see :func:`tile_grid`).
     margin : int, optional
-        Pixels at each inner tile edge left out of the blend (at most ``overlap // 2``
-        keeps a cross-fade; 0: the raised cosine spans the whole overlap).
+        Pixels at each inner tile edge left out of the blend, 0 to ``overlap // 2`` (0: the
+        raised cosine spans the whole overlap; below ``overlap // 2`` a cross-fade remains).
     """
+    if not 0 <= margin <= overlap // 2:
+        raise ValueError(f"margin must be between 0 and overlap // 2 = {overlap // 2}, got {margin}")
     shape = images[0].shape[:2]
     rows, cols = _grid_axes(shape, tile, overlap, align)
     # The window is separable and the grid a product of row and column windows, so the sum

@@ -348,7 +348,9 @@ def stretch_contrast(image: np.ndarray, strength: float, *, target: tuple[float,
     The low percentile moves towards ``target[0]`` (the lifted black level is removed) and the
     range widens towards ``target``, by a gain of at most ``1 + strength * (max_gain - 1)``;
     at strength 1 without that limit the percentiles land on ``target``. Brightness order and
-    the image's own tones are kept (no local equalisation), and the range is never compressed.
+    the image's own tones are kept (no local equalisation); the map never narrows the range,
+    though its top may clip. Since the map is pinned at the low end, a bright narrow band
+    also gets darker (the real low-contrast references are dark thermal images).
     """
     if strength <= 0:
         return image

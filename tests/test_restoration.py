@@ -170,6 +170,26 @@ def test_dehaze_color_removes_tinted_haze_and_keeps_the_input(colour_scene):
     np.testing.assert_array_equal(restoration.dehaze_color(hazy, 0.0), hazy)
 
 
+def test_dehaze_color_keeps_a_bright_sky_from_turning_vivid(monkeypatch):
+    """A pale, slightly blue sky near the airlight stays pale; its luminance is unchanged."""
+    rng = np.random.default_rng(3)
+    hazy = np.empty((96, 96, 3), np.float32)
+    hazy[:48] = (0.80, 0.84, 0.90)  # a pale blue sky, close to the airlight ...
+    hazy[:8] = 0.95  # ... which is read from the brightest haze
+    hazy[48:] = 0.45 + 0.3 * rng.random((48, 96, 1)) * np.array([1.0, 0.8, 0.6])
+    floored, floor = restoration.dehaze_color(hazy, 1.0), restoration.CHROMA_TRANSMISSION_FLOOR
+    monkeypatch.setattr(restoration, "CHROMA_TRANSMISSION_FLOOR", 0.15)
+    unfloored = restoration.dehaze_color(hazy, 1.0)
+
+    def saturation(rgb: np.ndarray) -> float:
+        return float((rgb.max(axis=2) - rgb.min(axis=2))[16:40].mean())
+
+    # the sky's colour is amplified by at most 1 / floor, not by 1 / transmission (about 5 here)
+    assert saturation(floored) <= saturation(hazy) / floor + 0.01
+    assert saturation(floored) < 0.75 * saturation(unfloored)
+    np.testing.assert_allclose(to_gray(floored), to_gray(unfloored), atol=0.02)
+
+
 def test_dehaze_color_tiled_matches_one_piece(monkeypatch):
     from napari_textif.samples import synthetic_pair
 

@@ -14,7 +14,8 @@ every kind through the classic steps or through the network, for routing.
 ``--jpeg Q`` passes every degraded visible image through JPEG at quality Q, as a camera
 that compresses its output does (the noise it leaves is spatially correlated).
 ``--clean`` also prints, per kind, the SSIM between the prompted and the neutral
-fusion of the *undegraded* pairs (how much naming an absent degradation changes).
+fusion of the *undegraded* pairs (how much naming an absent degradation changes);
+``--chroma`` the chroma gain of each column (``restoration.py``'s ``chroma_error``).
 
 Usage::
 
@@ -118,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None, help="a lite .safetensors (default: shipped)")
     parser.add_argument("--jpeg", type=int, default=None, metavar="Q",
                         help="compress each degraded visible image as JPEG at quality Q (1-95)")
+    parser.add_argument("--chroma", action="store_true",
+                        help="also: the chroma gain (1/255) per column, on a second line per kind")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     JPEG["quality"] = args.jpeg
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
             line += f"  {same:10.3f}"
         report[kind] = entry
         print(line, flush=True)
+        if args.chroma:
+            values = [v["chroma_gain"] for v in sim.values()] + ([found["chroma_gain"]] if found else [])
+            print(f"{'  chroma (1/255)':<18}" + "".join(f"{v:>+16.2f}" for v in values), flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))
     return 0

@@ -68,10 +68,11 @@ IR_MAX_GAIN = 2.0
 #: keeps the floor 0.15). Where the haze is thick, or a bright sky lies close to the airlight,
 #: the transmission is small and dividing by it multiplies the chroma's small deviations from the
 #: airlight's colour into vivid false colour. Chosen on the selection set (our simulator's haze on
-#: 4 training pairs at 0.3 / 0.6 / 0.9, and the 4 real hazy training scenes) by the mean chroma
-#: gain (1/255) of the fused result: floors 0.15 (none) / 0.3 / 0.4 / 0.5 / 0.6 / 0.7 give
-#: -0.12 +1.65 -1.01 +1.41 / -0.08 +2.86 -0.34 +1.41 / **+0.28 +3.00 -0.16 +1.41** / +0.70 +2.42
-#: -0.07 +1.33 / +1.01 +1.68 -0.00 +1.18 / +1.06 +1.11 +0.02 +0.94, with SSIM gains unchanged.
+#: 4 training pairs at 0.3 / 0.6 / 0.9, and the 4 real hazy training scenes;
+#: ``restoration_selection.py --kinds vis_haze --chroma``) by the mean chroma gain (1/255),
+#: mild / moderate / severe / real: floor 0.15 (none) -0.12 +1.65 -1.01 +1.41; 0.3 -0.08 +2.86
+#: -0.34 +1.41; **0.4 +0.28 +3.00 -0.16 +1.41**; 0.5 +0.70 +2.42 -0.07 +1.33; 0.6 +1.01 +1.68
+#: -0.00 +1.18; 0.7 +1.06 +1.11 +0.02 +0.94. The SSIM gains do not change.
 CHROMA_TRANSMISSION_FLOOR = 0.4
 
 

@@ -445,20 +445,13 @@ def _starts(length: int, tile: int, overlap: int) -> list[int]:
     return [round(i * (length - tile) / (count - 1)) for i in range(count)]
 
 
-def blend_window(height: int, width: int, overlap: int) -> np.ndarray:
-    """The weight of a ``height`` x ``width`` tile: a raised cosine over ``overlap`` pixels at each side."""
-    return np.outer(_ramp(height, overlap), _ramp(width, overlap)) + 1e-6
-
-
-def _tile_window(tile: Tile, shape: tuple[int, int] | None, overlap: int, margin: int) -> np.ndarray:
-    """:func:`blend_window` of ``tile``, or, in an image of ``shape``, the weight :func:`tiled` gives it."""
-    if shape is None:
-        return blend_window(tile.rows.stop - tile.rows.start, tile.cols.stop - tile.cols.start, overlap)
+def _tile_window(tile: Tile, shape: tuple[int, int], overlap: int, margin: int) -> np.ndarray:
+    """The weight of ``tile`` in an image of ``shape``: the outer product of its two axes' weights."""
     return np.outer(_axis_weights(tile.rows, shape[0], overlap, margin),
                     _axis_weights(tile.cols, shape[1], overlap, margin))
 
 
-def _ramp(n: int, overlap: int, margin: int = 0, ends: tuple[bool, bool] = (True, True)) -> np.ndarray:
+def _ramp(n: int, overlap: int, margin: int, ends: tuple[bool, bool]) -> np.ndarray:
     """One axis of a tile's weight: 1 inside; at each end in ``ends``, ``margin`` pixels of
     weight 1e-6, then a raised cosine (never 0) over the rest of ``overlap``."""
     w = np.ones(n, np.float32)
@@ -534,7 +527,7 @@ def tiled(
         result = fn(*(im[r, c] for im in images))
         if out is None:
             out = np.zeros(shape + result.shape[2:], np.float32)
-        w = np.outer(_axis_weights(r, shape[0], overlap, margin), _axis_weights(c, shape[1], overlap, margin))
+        w = _tile_window(Tile(r, c), shape, overlap, margin)
         out[r, c] += result * (w if result.ndim == 2 else w[..., None])
         if progress is not None:
             progress(i + 1, len(rows) * len(cols))
@@ -547,12 +540,10 @@ def tiled(
 
 
 def blend_tile(out: np.ndarray, weight: np.ndarray, result: np.ndarray, tile: Tile, overlap: int,
-               *, origin: tuple[int, int] = (0, 0), shape: tuple[int, int] | None = None,
-               margin: int = 0) -> None:
-    """Add one tile's ``result``, weighted by :func:`blend_window`, to the running sums in place.
-
-    Given the whole image's ``shape``, the tile is weighted as :func:`tiled` weights it
-    (no ramp at the image border, ``margin`` pixels left out at inner edges) instead.
+               *, shape: tuple[int, int], origin: tuple[int, int] = (0, 0), margin: int = 0) -> None:
+    """Add one tile's ``result`` to the running sums in place, weighted as :func:`tiled` weights
+    it in an image of ``shape`` (no ramp at the image border, ``margin`` pixels left out at
+    inner edges).
 
     Parameters
     ----------
@@ -565,8 +556,9 @@ def blend_tile(out: np.ndarray, weight: np.ndarray, result: np.ndarray, tile: Ti
     tile : Tile
         Where ``result`` lies in the whole image.
     overlap : int
+    shape : tuple of int
+        The whole image's height and width.
     origin : tuple of int, optional
-    shape : tuple of int, optional
     margin : int, optional
     """
     spans = [_clip_span(s, o, n) for s, o, n in zip((tile.rows, tile.cols), origin, weight.shape)]

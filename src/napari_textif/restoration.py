@@ -318,8 +318,9 @@ def dehaze_color(rgb: np.ndarray, strength: float, *, patch: int = 15) -> np.nda
         dark = detection.dark_channel(tile, patch=patch, airlight=airlight)
         transmission = guided_filter(imaging.to_gray(tile), 1.0 - 0.95 * strength * dark,
                                      radius=patch * 2, eps=1e-3)
-        restored = np.clip((tile - airlight) / np.maximum(transmission, 0.15)[..., None] + airlight, 0.0, 1.0)
-        colour = (tile - airlight) / np.maximum(transmission, CHROMA_TRANSMISSION_FLOOR)[..., None] + airlight
+        haze = tile - airlight
+        restored = np.clip(haze / np.maximum(transmission, 0.15)[..., None] + airlight, 0.0, 1.0)
+        colour = haze / np.maximum(transmission, CHROMA_TRANSMISSION_FLOOR)[..., None] + airlight
         return np.clip(imaging.with_luminance(np.clip(colour, 0.0, 1.0), imaging.to_gray(restored)), 0.0, 1.0)
 
     # Clipped per tile (a blend of values in [0, 1] stays there): no full-size copies at 8192 px.

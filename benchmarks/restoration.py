@@ -316,6 +316,29 @@ def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]} if rows else {}
 
 
+def _standard_error(values: list[float]) -> float:
+    """Standard error of the mean over pairs (0 for fewer than two values)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+
+
+def spread(engine: list[dict[str, float]], baseline: list[dict[str, float]],
+           key: str = "ssim_gain") -> dict[str, float]:
+    """How far the pairs agree: the standard error of the engine's mean ``key``, and the mean
+    and standard error of the per-pair difference engine - baseline (paired, so the pairs'
+    own difficulty cancels).
+
+    Examples
+    --------
+    >>> out = spread([{"ssim_gain": 0.5}, {"ssim_gain": 0.7}], [{"ssim_gain": 0.4}, {"ssim_gain": 0.5}])
+    >>> round(out["difference"], 3), round(out["difference_se"], 3)
+    (0.15, 0.05)
+    """
+    gain = [r[key] for r in engine]
+    difference = [e[key] - b[key] for e, b in zip(engine, baseline, strict=True)]
+    return {"engine_se": _standard_error(gain), "difference": float(np.mean(difference)),
+            "difference_se": _standard_error(difference)}
+
+
 def foreign(pairs: list[tuple[str, Path, Path]], kinds: list[str], severities: list[str],
             fusion: Callable[..., np.ndarray], seed: int, log: Callable[[str], None] = print,
             ) -> dict[str, dict[str, dict[str, object]]]:
@@ -360,7 +383,8 @@ def foreign(pairs: list[tuple[str, Path, Path]], kinds: list[str], severities: l
                 per[k][s]["baseline"].append(gains(restored, neutral, clean))
         log(f"  [{p + 1}/{len(pairs)}] {name} {ir.shape[1]}x{ir.shape[0]} {time.time() - t0:.1f} s")
     return {k: {s: {"n": len(v["engine"]), "engine": _mean_rows(v["engine"]),
-                    "baseline": _mean_rows(v["baseline"])} for s, v in sev.items()}
+                    "baseline": _mean_rows(v["baseline"]), "spread": spread(v["engine"], v["baseline"])}
+                for s, v in sev.items()}
             for k, sev in per.items()}
 
 
@@ -445,6 +469,18 @@ def foreign_tables(result: dict[str, dict[str, dict[str, object]]]) -> str:
                 cells += [fmt.format(e[metric]), fmt.format(b[metric])]  # type: ignore[index]
             lines.append(f"| {kind} | {n} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += ["**How far the pairs agree** (normalised SSIM gain: engine mean +- its standard error "
+              "over pairs; engine - baseline, paired, mean +- standard error)", ""]
+    lines += ["| kind | " + " | ".join(f"{s} engine | {s} engine - baseline" for s in severities) + " |",
+              "|---|" + "---|---|" * len(severities)]
+    for kind, sev in result.items():
+        cells = []
+        for s in severities:
+            e, d = sev[s]["engine"], sev[s]["spread"]  # type: ignore[index]
+            cells += [f"{e['ssim_gain']:+.2f} +- {d['engine_se']:.2f}",  # type: ignore[index]
+                      f"{d['difference']:+.2f} +- {d['difference_se']:.2f}"]  # type: ignore[index]
+        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+    lines.append("")
     lines += ["**SSIM to the clean fusion** (neutral -> engine / baseline)", ""]
     lines += ["| kind | " + " | ".join(severities) + " |", "|---|" + "---|" * len(severities)]
     for kind, sev in result.items():

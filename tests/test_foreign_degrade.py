@@ -79,3 +79,16 @@ def test_gain_formula_on_a_toy_case() -> None:
     assert result["psnr_gain"] > 0
     result = restoration_benchmark.gains(neutral, neutral, clean)
     assert result["ssim_gain"] == pytest.approx(0.0) and result["psnr_gain"] == pytest.approx(0.0)
+
+
+def test_spread_pairs_the_engine_with_the_baseline() -> None:
+    engine = [{"ssim_gain": g} for g in (0.5, 0.7, 0.3)]
+    baseline = [{"ssim_gain": g} for g in (0.4, 0.6, 0.2)]
+    out = restoration_benchmark.spread(engine, baseline)
+    assert out["difference"] == pytest.approx(0.1)
+    assert out["difference_se"] == pytest.approx(0.0, abs=1e-12)  # the same lead on every pair
+    assert out["engine_se"] == pytest.approx(0.2 / np.sqrt(3))
+    single = restoration_benchmark.spread(engine[:1], baseline[:1])
+    assert single["engine_se"] == 0.0 and single["difference_se"] == 0.0
+    with pytest.raises(ValueError):
+        restoration_benchmark.spread(engine, baseline[:2])

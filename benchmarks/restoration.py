@@ -317,8 +317,10 @@ def _mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
 
 
 def _standard_error(values: list[float]) -> float:
-    """Standard error of the mean over pairs (0 for fewer than two values)."""
-    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    """Standard error of the mean over pairs (:func:`scipy.stats.sem`; 0 for fewer than two values)."""
+    from scipy import stats
+
+    return float(stats.sem(values)) if len(values) > 1 else 0.0
 
 
 def spread(engine: list[dict[str, float]], baseline: list[dict[str, float]],

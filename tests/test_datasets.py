@@ -234,3 +234,14 @@ def test_unnamed_degradations_make_the_degraded_input_the_target(tmp_path):
     assert all(np.count_nonzero(named[i]["controls"][:9]) == 2 for i in range(6))
     with pytest.raises(ValueError, match="unnamed_prob"):
         DegradationPolicy(unnamed_prob=1.5)
+
+
+def test_policy_can_leave_a_preference_undrawn():
+    policy = DegradationPolicy(preference_prob=1.0, preferences=("detail_emphasis",))
+    rng = np.random.default_rng(0)
+    draws = [policy.draw_preferences(rng) for _ in range(50)]
+    assert all(d["thermal_emphasis"] == 0.0 for d in draws)
+    assert len({d["detail_emphasis"] for d in draws}) == 50
+    assert DegradationPolicy.from_dict(policy.to_dict()) == policy
+    with pytest.raises(ValueError, match="preferences has unknown names"):
+        DegradationPolicy(preferences=("warmth",))

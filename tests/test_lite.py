@@ -305,3 +305,36 @@ def test_shipped_lite_v3_loads_by_checkpoint_and_tiles_with_its_wider_overlap(sc
     assert v3.provenance["weights"] == "lite_v3" and default.provenance["weights"] == "lite_v2"
     assert np.isfinite(v3.image).all() and np.abs(v3.image - default.image).mean() > 1e-3
     assert tile_overlap(v3_path) == 312 and tile_overlap(DEFAULT_WEIGHTS) == 96
+
+
+def test_a_net_without_thermal_input_responds_to_the_slider_only_through_the_shift():
+    from napari_textif.engines.lite.net import LiteNet, LiteNetConfig
+
+    torch.manual_seed(0)
+    seeing, blind = (LiteNet(LiteNetConfig(widths=(8, 8, 8), thermal_input=flag)).eval()
+                     for flag in (True, False))
+    for p in seeing.parameters():  # a non-zero head, so the MLP's response shows in the output
+        p.data.normal_(0.0, 0.1)
+    blind.load_state_dict(seeing.state_dict())
+    ir, vis = torch.rand(1, 1, 32, 32), torch.rand(1, 3, 32, 32)
+    thermal = CONTROL_NAMES.index("thermal_emphasis")
+    neutral, warm = torch.zeros(1, len(CONTROL_NAMES)), torch.zeros(1, len(CONTROL_NAMES))
+    warm[0, thermal] = 0.8
+    cooler = ir <= vis[:, :1]  # where the explicit shift changes nothing
+    with torch.no_grad():
+        assert torch.equal(blind(ir, vis, neutral), seeing(ir, vis, neutral))  # same weights
+        assert torch.equal(blind(ir, vis, warm)[cooler], blind(ir, vis, neutral)[cooler])
+        assert (blind(ir, vis, warm) > blind(ir, vis, neutral)).any()  # the shift still acts
+        # the MLP of the other net saw it
+        assert not torch.equal(seeing(ir, vis, warm)[cooler], seeing(ir, vis, neutral)[cooler])
+    assert warm[0, thermal] == 0.8  # the caller's Controls are not modified
+
+
+def test_init_weights_load_whether_or_not_the_net_sees_thermal_emphasis():
+    from napari_textif.engines.lite.net import LiteNet, LiteNetConfig
+
+    source = LiteNetConfig(widths=(8, 8, 8))
+    state = LiteNet(source).state_dict()
+    target = LiteNet(LiteNetConfig(widths=(8, 8, 8), thermal_input=False))
+    get_engine("lite").load_init(target, state, source.to_dict())
+    assert all(torch.equal(target.state_dict()[k], v) for k, v in state.items())

@@ -408,6 +408,11 @@ class DegradationPolicy:
         Domain randomisation of severity: each degradation is simulated at
         ``s * 2 ** U(-j, j)`` (clipped to 1) while its Controls keep ``s``, so the
         network learns to read how much from the images, not from the number.
+    preferences : tuple of str
+        The preferences that may be drawn non-zero (all by default). A network that
+        applies ``thermal_emphasis`` explicitly (``LiteNetConfig.thermal_input`` False)
+        trains with ``("detail_emphasis",)``: its loss would otherwise teach it to pull
+        the explicit shift back towards the sources.
     """
 
     visible_counts: tuple[float, ...] = (0.3, 0.55, 0.15)
@@ -419,11 +424,15 @@ class DegradationPolicy:
     kinds: tuple[str, ...] = ()
     size_jitter: float = 0.0
     strength_jitter: float = 0.0
+    preferences: tuple[str, ...] = PREFERENCES
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.kinds) - set(DEGRADATIONS))
         if unknown:
             raise ValueError(f"policy kinds has unknown degradations {unknown}; known: {list(DEGRADATIONS)}")
+        unknown = sorted(set(self.preferences) - set(PREFERENCES))
+        if unknown:
+            raise ValueError(f"policy preferences has unknown names {unknown}; known: {list(PREFERENCES)}")
         for name in ("preference_prob", "unnamed_prob"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
@@ -477,10 +486,12 @@ class DegradationPolicy:
         return chosen
 
     def draw_preferences(self, rng: np.random.Generator) -> dict[str, float]:
-        """Draw random preference values (zero with probability ``1 - preference_prob``)."""
+        """Draw random preference values (zero with probability ``1 - preference_prob``,
+        and always for a preference not in ``preferences``)."""
         values = rng.uniform(-1.0, 1.0, len(PREFERENCES))
         keep = rng.random(len(PREFERENCES)) < self.preference_prob
-        return {name: float(v) if k else 0.0 for name, v, k in zip(PREFERENCES, values, keep)}
+        return {name: float(v) if k and name in self.preferences else 0.0
+                for name, v, k in zip(PREFERENCES, values, keep)}
 
 
 # ----------------------------------------------------------------------------- prompts

@@ -12,6 +12,7 @@ are missing, altered or unreadable. Importing this module does not import torch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -359,7 +360,8 @@ class LiteEngine(Engine):
         from napari_textif.engines.lite.net import LiteNetConfig, widen_state
 
         source = LiteNetConfig.from_mapping(config) if config is not None else model.config
-        if source == model.config:
+        # Whether the MLP sees thermal_emphasis changes no weight: the same state loads.
+        if dataclasses.replace(source, thermal_input=model.config.thermal_input) == model.config:
             model.load_state_dict(state)
             return
         try:

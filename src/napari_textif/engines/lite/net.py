@@ -87,6 +87,10 @@ class LiteNetConfig:
     context_kernel, context_dilation : int
         Depthwise kernel and dilation of those blocks; the receptive field at 1/8 grows by
         ``(kernel - 1) * dilation`` per block (8 times that in input pixels).
+    thermal_input : bool
+        Whether the Controls MLP sees ``thermal_emphasis`` (True in ``lite_v2`` and
+        ``lite_v3``). False: the slider acts through :func:`thermal_shift` alone, so a
+        network trained with the shift in its forward cannot learn to undo it.
     """
 
     widths: tuple[int, int, int] = (16, 24, 32)
@@ -96,6 +100,7 @@ class LiteNetConfig:
     context_blocks: int = 0
     context_kernel: int = 7
     context_dilation: int = 3
+    thermal_input: bool = True
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> LiteNetConfig:
@@ -262,7 +267,7 @@ class LiteNet(nn.Module):
         feats_ir = self.enc_ir(F.pixel_unshuffle(infrared, 2))
         feats_vis = self.enc_vis(F.pixel_unshuffle(vis_in, 2))
         fused = [f(torch.cat([a, b], 1)) for f, a, b in zip(self.fuse, feats_ir, feats_vis)]
-        (g3, b3), (g2, b2), (g1, b1) = self.controls_mlp(controls)
+        (g3, b3), (g2, b2), (g1, b1) = self.controls_mlp(self._mlp_controls(controls))
         x = self.dec3(None, self.context(fused[2]), g3, b3)
         x = self.dec2(x, fused[1], g2, b2)
         x = self.dec1(x, fused[0], g1, b1)
@@ -270,6 +275,12 @@ class LiteNet(nn.Module):
         weight = torch.sigmoid(out[:, :1])
         fused_y = weight * infrared + (1.0 - weight) * vis_y + out[:, 1:2]
         return thermal_shift(fused_y, infrared, vis_y, controls[:, _THERMAL]).clamp(0.0, 1.0)
+
+    def _mlp_controls(self, controls: torch.Tensor) -> torch.Tensor:
+        """The Controls the MLP sees: ``thermal_emphasis`` zeroed unless ``config.thermal_input``."""
+        if self.config.thermal_input:
+            return controls
+        return controls.index_fill(1, torch.tensor([_THERMAL], device=controls.device), 0.0)
 
 
 def widen_state(

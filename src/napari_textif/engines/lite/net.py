@@ -88,9 +88,9 @@ class LiteNetConfig:
         Depthwise kernel and dilation of those blocks; the receptive field at 1/8 grows by
         ``(kernel - 1) * dilation`` per block (8 times that in input pixels).
     thermal_input : bool
-        Whether the Controls MLP sees ``thermal_emphasis`` (True in ``lite_v2`` and
-        ``lite_v3``). False: the slider acts through :func:`thermal_shift` alone, so a
-        network trained with the shift in its forward cannot learn to undo it.
+        Whether the Controls MLP sees ``thermal_emphasis`` (True in ``lite_v2``, False in
+        the shipped ``lite_v3``). False: the slider acts through :func:`thermal_shift`
+        alone, so a network trained with the shift in its forward cannot learn to undo it.
     """
 
     widths: tuple[int, int, int] = (16, 24, 32)

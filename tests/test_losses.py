@@ -227,6 +227,19 @@ def test_contrast_term_asks_for_the_larger_local_contrast_of_the_sources():
     assert float(local_std(flat).max()) < 1e-3
 
 
+def test_contrast_scales_set_the_contrast_pyramid_apart_from_the_gradient_one():
+    ir, vis = _batch(size=32)
+    controls = torch.zeros(2, len(CONTROL_NAMES))
+    flat = torch.full_like(ir, 0.5)
+    term = lambda **kw: float(fusion_loss(flat, ir, vis, controls, contrast_weight=1.0,  # noqa: E731
+                                          gradient_scales=(1, 2, 4), **kw)[1]["contrast"])
+    # None follows gradient_scales; fewer coarse factors leave less of the flat image's deficit.
+    assert term(contrast_scales=None) == pytest.approx(term(contrast_scales=(1, 2, 4)))
+    assert term(contrast_scales=(1,)) < term(contrast_scales=(1, 2)) < term(contrast_scales=None)
+    with pytest.raises(ValueError, match="contrast_scales"):
+        term(contrast_scales=(16,))
+
+
 def test_preference_weight_holds_preference_samples_to_their_targets_harder():
     ir, vis = _batch(size=32)
     fused = luminance(vis)

@@ -73,6 +73,7 @@ LOSS_OPTIONS: dict[str, Callable[[Any], Any]] = {
     "gradient_scales": lambda v: tuple(int(f) for f in v),
     "correlation_weight": float,
     "contrast_weight": float,
+    "contrast_scales": lambda v: tuple(int(f) for f in v),
     "preference_weight": float,
 }
 #: Smallest validation crop: VIF's largest window is 17 pixels at the coarsest of 4 scales.

@@ -142,6 +142,7 @@ def fusion_loss(
     gradient_scales: tuple[int, ...] = (1,),
     correlation_weight: float = 0.0,
     contrast_weight: float = 0.0,
+    contrast_scales: tuple[int, ...] | None = None,
     preference_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The Controls-weighted fusion loss of a batch.
@@ -169,6 +170,12 @@ def fusion_loss(
         (:data:`CONTRAST_WINDOW`-square windows, on the ``gradient_scales`` pyramid) to the
         larger of the sources' (scaled by ``detail_emphasis`` as the gradient target): the
         contrast of each region from whichever source has more of it (0: off).
+    contrast_scales : tuple of int, optional
+        The pyramid of the contrast term when it should differ from ``gradient_scales``
+        (None: the same). Coarse factors ask for contrast between whole regions, which
+        in a flat area beside a structure of opposite polarity in the two sources (a
+        bright sky beside trees that are dark in the visible image and bright in the
+        infrared) can only be met by a halo.
     preference_weight : float
         Scales the intensity weight by ``1 + p |thermal_emphasis|`` and the gradient
         weight by ``1 + p |detail_emphasis|``: a sample that asks for a preference is
@@ -209,7 +216,7 @@ def fusion_loss(
     }
     raw["contrast"] = (
         _multiscale_contrast(y_f, ir_clean, y_v, 1.0 + DETAIL_SHIFT * controls[:, _DETAIL].float(),
-                             gradient_scales)
+                             gradient_scales if contrast_scales is None else contrast_scales)
         if contrast_weight else torch.zeros_like(weights["color"])
     )
     weights["correlation"] = torch.full_like(weights["color"], float(correlation_weight))
@@ -293,6 +300,8 @@ def _multiscale_contrast(
     total = torch.zeros_like(gain)
     g = gain[:, None, None, None]
     for factor in scales:
+        if factor < 1 or min(y_f.shape[-2:]) // factor < 3:
+            raise ValueError(f"contrast_scales must be factors >= 1 that leave 3 pixels, got {factor}")
         images = [F.avg_pool2d(t, factor) if factor > 1 else t for t in (y_f, ir, y_v)]
         window = min(CONTRAST_WINDOW, min(images[0].shape[-2:]) // 2 * 2 - 1)
         sf, si, sv = (local_std(t, window) for t in images)

@@ -55,8 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "the training range and validate on the validation range; the held-out range is "
                    "never used (napari_textif.training.datasets.split_slices)")
     p.add_argument("--loss", default=None,
-                   help="JSON object of loss options: gradient_scales (list of int), correlation_weight "
-                   "(float), e.g. '{\"gradient_scales\": [1, 2, 4]}'")
+                   help="JSON object of loss options: gradient_scales, contrast_scales (lists of int), "
+                   "correlation_weight, contrast_weight, preference_weight (floats), e.g. "
+                   "'{\"gradient_scales\": [1, 2, 4]}' (napari_textif.training.losses.fusion_loss)")
     p.add_argument("--policy", default=None,
                    help="JSON object of degradation-policy fields, e.g. '{\"unnamed_prob\": 0.3}' "
                    "(see napari_textif.training.datasets.DegradationPolicy)")

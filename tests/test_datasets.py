@@ -236,6 +236,35 @@ def test_unnamed_degradations_make_the_degraded_input_the_target(tmp_path):
         DegradationPolicy(unnamed_prob=1.5)
 
 
+def test_kinds_restored_first_reach_the_network_restored_and_unnamed(tmp_path):
+    from napari_textif.engines.lite.engine import restore_first
+    from napari_textif.training.datasets import DegradationPolicy, PairDataset, find_pairs
+
+    ir, vis = synthetic_pair(shape=(48, 56), seed=5)
+    write_image(tmp_path / "ir" / "a.png", ir / 255)
+    write_image(tmp_path / "vi" / "a.png", vis / 255)
+    base = dict(visible_counts=(0, 1), infrared_counts=(0, 1), kinds=("vis_haze", "ir_noise"),
+                strength_range=(0.5, 1.0), preference_prob=0.0)
+    plain, routed = (PairDataset(find_pairs(tmp_path), crop=32, seed=3, length=4, augment=False,
+                                 policy=DegradationPolicy(**base, restored_first=first))
+                     for first in ((), ("vis_haze",)))
+    haze = DEGRADATIONS.index("vis_haze")
+    for i in range(4):
+        before, after = plain[i], routed[i]
+        named = Controls.from_vector(before["controls"])
+        assert named.vis_haze > 0 and named.ir_noise > 0
+        ir_r, vis_r, rest, done = restore_first(before["ir"][0], before["vis"].transpose(1, 2, 0), named,
+                                                frozenset({"vis_haze"}))
+        assert done == ["vis_haze"]
+        np.testing.assert_allclose(after["vis"], vis_r.transpose(2, 0, 1), atol=1e-6)
+        np.testing.assert_array_equal(after["ir"], before["ir"])  # infrared noise still the network's
+        assert after["controls"][haze] == 0 and after["controls"][DEGRADATIONS.index("ir_noise")] > 0
+        np.testing.assert_array_equal(after["controls"], np.asarray(rest.to_vector(), np.float32))
+        np.testing.assert_array_equal(after["vis_clean"], before["vis_clean"])
+    with pytest.raises(ValueError, match="restored_first has unknown degradations"):
+        DegradationPolicy(restored_first=("vis_smoke",))
+
+
 def test_policy_can_leave_a_preference_undrawn():
     policy = DegradationPolicy(preference_prob=1.0, preferences=("detail_emphasis",))
     rng = np.random.default_rng(0)

@@ -413,6 +413,14 @@ class DegradationPolicy:
         applies ``thermal_emphasis`` explicitly (``LiteNetConfig.thermal_input`` False)
         trains with ``("detail_emphasis",)``: its loss would otherwise teach it to pull
         the explicit shift back towards the sources.
+    restored_first : tuple of str
+        Degradations that the engine restores with the classic steps before the network
+        (``engines.lite.engine.CLASSIC_RESTORED``). When a sample names one, its inputs go
+        through the same steps at the named strength and the network's Controls show the
+        kind as zero, as at inference, while the targets stay clean: the network learns to
+        fuse what the classic step leaves (its over- and under-correction included, since
+        ``strength_jitter`` lets the named strength differ from the simulated one) instead
+        of inputs it never sees. Empty (default): every named kind reaches the network.
     """
 
     visible_counts: tuple[float, ...] = (0.3, 0.55, 0.15)
@@ -425,11 +433,13 @@ class DegradationPolicy:
     size_jitter: float = 0.0
     strength_jitter: float = 0.0
     preferences: tuple[str, ...] = PREFERENCES
+    restored_first: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.kinds) - set(DEGRADATIONS))
-        if unknown:
-            raise ValueError(f"policy kinds has unknown degradations {unknown}; known: {list(DEGRADATIONS)}")
+        for name in ("kinds", "restored_first"):
+            unknown = sorted(set(getattr(self, name)) - set(DEGRADATIONS))
+            if unknown:
+                raise ValueError(f"policy {name} has unknown degradations {unknown}; known: {list(DEGRADATIONS)}")
         unknown = sorted(set(self.preferences) - set(PREFERENCES))
         if unknown:
             raise ValueError(f"policy preferences has unknown names {unknown}; known: {list(PREFERENCES)}")
@@ -666,6 +676,8 @@ class PairDataset:
             vis_clean = vis if vis_cap.kind is None else vis_clean
         real = {c.kind: REAL_STRENGTH for c in (ir_cap, vis_cap) if c.kind is not None}
         controls = Controls(**real, **simulated, **self.policy.draw_preferences(rng))
+        if self.policy.restored_first:
+            ir, vis, controls = _restore_first(ir, vis, controls, self.policy.restored_first)
         if self.augment:
             ir, vis, ir_clean, vis_clean = _flip((ir, vis, ir_clean, vis_clean), rng)
         prompt = self._prompt(record, controls, simulated, rng)
@@ -706,6 +718,16 @@ class PairDataset:
     def describe_data(self) -> list[dict[str, Any]]:
         """The records as JSON-ready dicts (what a checkpoint stores as its data list)."""
         return [r.to_dict() for r in self.records]
+
+
+def _restore_first(ir: np.ndarray, vis: np.ndarray, controls: Controls, kinds: Iterable[str]
+                   ) -> tuple[np.ndarray, np.ndarray, Controls]:
+    """The inputs after the engine's classic steps for the named ``kinds``, and the Controls
+    the network then sees (those kinds zero)."""
+    from napari_textif.engines.lite.engine import restore_first
+
+    ir, vis, rest, _ = restore_first(ir, vis, controls, frozenset(kinds))
+    return ir.astype(np.float32, copy=False), vis.astype(np.float32, copy=False), rest
 
 
 def _fit(image: np.ndarray, crop: int) -> np.ndarray:

@@ -16,6 +16,9 @@ that compresses its output does (the noise it leaves is spatially correlated).
 ``--clean`` also prints, per kind, the SSIM between the prompted and the neutral
 fusion of the *undegraded* pairs (how much naming an absent degradation changes);
 ``--chroma`` the chroma gain of each column (``restoration.py``'s ``chroma_error``).
+``--figure DIR`` writes, per kind, the first pair at moderate strength as a strip: visible |
+degraded visible | neutral fusion of the clean pair (the reference) | neutral fusion |
+prompted fusion, for a person to see what the numbers score.
 
 Usage::
 
@@ -34,7 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from heldout import load_pair, load_real, real_degraded, split
-from lite_quality import PROMPTS
+from lite_quality import PROMPTS, _strip
 from napari_textif.api import fuse
 from napari_textif.controls import DEGRADATIONS
 from napari_textif.engines.lite import engine as lite_engine
@@ -83,6 +86,18 @@ def simulated(pairs, kind: str, engine: str, seed: int = 77) -> dict[str, dict[s
     return out
 
 
+def figure(pair, kind: str, engine: str, path: Path, seed: int = 77) -> None:  # type: ignore[no-untyped-def]
+    """Write the strip of ``--figure`` for ``pair`` (``(ir, vis, clean fusion)``) degraded as the
+    first pair of :func:`simulated` at moderate strength."""
+    from napari_textif.io import write_image
+
+    ir, vis, clean = pair
+    ir_d, vis_d = degrade_pair(ir, vis, {kind: STRENGTHS["moderate"]}, seed)
+    vis_d = _compressed(vis_d)
+    panels = [vis, vis_d, clean, _fused(ir_d, vis_d, "", engine), _fused(ir_d, vis_d, PROMPTS[kind], engine)]
+    write_image(path, _strip(panels))
+
+
 def real(data: Path, kind: str, engine: str) -> dict[str, float] | None:
     """Mean gains on the real training scenes of ``kind`` (None when there are none)."""
     rows = []
@@ -122,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chroma", action="store_true",
                         help="also: the chroma gain (1/255) per column, on a second line per kind")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--figure", type=Path, default=None, metavar="DIR",
+                        help="write a strip per kind (first pair, moderate) into DIR")
     args = parser.parse_args(argv)
     JPEG["quality"] = args.jpeg
     torch.set_num_threads(1)
@@ -146,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             line += f"  {same:10.3f}"
         report[kind] = entry
         print(line, flush=True)
+        if args.figure:
+            args.figure.mkdir(parents=True, exist_ok=True)
+            stem = Path(args.weights).stem if args.weights else args.engine
+            figure(pairs[0], kind, args.engine, args.figure / f"selection_{kind}_{stem}.jpg")
         if args.chroma:
             values = [v["chroma_gain"] for v in sim.values()] + ([found["chroma_gain"]] if found else [])
             print(f"{'  chroma (1/255)':<18}" + "".join(f"{v:>+16.2f}" for v in values), flush=True)

@@ -439,7 +439,8 @@ class DegradationPolicy:
         for name in ("kinds", "restored_first"):
             unknown = sorted(set(getattr(self, name)) - set(DEGRADATIONS))
             if unknown:
-                raise ValueError(f"policy {name} has unknown degradations {unknown}; known: {list(DEGRADATIONS)}")
+                raise ValueError(f"policy {name} has unknown degradations {unknown}; "
+                                 f"known: {list(DEGRADATIONS)}")
         unknown = sorted(set(self.preferences) - set(PREFERENCES))
         if unknown:
             raise ValueError(f"policy preferences has unknown names {unknown}; known: {list(PREFERENCES)}")

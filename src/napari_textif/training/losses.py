@@ -34,6 +34,8 @@ RGB outputs too, and its auxiliary "consistency" term is left out.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 
@@ -277,12 +279,20 @@ def _multiscale_gradient(
     y_f: torch.Tensor, ir: torch.Tensor, y_v: torch.Tensor, gain: torch.Tensor, scales: tuple[int, ...]
 ) -> torch.Tensor:
     total = torch.zeros_like(gain)
-    for factor in scales:
-        if factor < 1 or min(y_f.shape[-2:]) // factor < 3:
-            raise ValueError(f"gradient_scales must be factors >= 1 that leave 3 pixels, got {factor}")
-        images = [F.avg_pool2d(t, factor) if factor > 1 else t for t in (y_f, ir, y_v)]
+    for factor, images in _pyramid((y_f, ir, y_v), scales, "gradient_scales"):
         total = total + _gradient(*images, gain) / factor
     return total
+
+
+def _pyramid(
+    images: tuple[torch.Tensor, ...], scales: tuple[int, ...], option: str
+) -> Iterator[tuple[int, list[torch.Tensor]]]:
+    """Each factor of ``scales`` with ``images`` average-pooled by it; ``option`` names the
+    loss option in the error for a factor that leaves fewer than 3 pixels."""
+    for factor in scales:
+        if factor < 1 or min(images[0].shape[-2:]) // factor < 3:
+            raise ValueError(f"{option} must be factors >= 1 that leave 3 pixels, got {factor}")
+        yield factor, [F.avg_pool2d(t, factor) if factor > 1 else t for t in images]
 
 
 def local_std(image: torch.Tensor, window: int = CONTRAST_WINDOW) -> torch.Tensor:
@@ -299,10 +309,7 @@ def _multiscale_contrast(
 ) -> torch.Tensor:
     total = torch.zeros_like(gain)
     g = gain[:, None, None, None]
-    for factor in scales:
-        if factor < 1 or min(y_f.shape[-2:]) // factor < 3:
-            raise ValueError(f"contrast_scales must be factors >= 1 that leave 3 pixels, got {factor}")
-        images = [F.avg_pool2d(t, factor) if factor > 1 else t for t in (y_f, ir, y_v)]
+    for factor, images in _pyramid((y_f, ir, y_v), scales, "contrast_scales"):
         window = min(CONTRAST_WINDOW, min(images[0].shape[-2:]) // 2 * 2 - 1)
         sf, si, sv = (local_std(t, window) for t in images)
         total = total + _per_sample((sf - g * torch.maximum(si, sv)).abs()) / factor

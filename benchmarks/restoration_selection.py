@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.route != "engine":
         lite_engine.CLASSIC_RESTORED = frozenset(DEGRADATIONS) if args.route == "classic" else frozenset()
     pairs = [(ir, vis, _fused(ir, vis, "", args.engine)) for ir, vis in training_pairs(args.data, args.pairs)]
+    if args.figure:
+        args.figure.mkdir(parents=True, exist_ok=True)
+        stem = Path(args.weights).stem if args.weights else args.engine
     report: dict[str, object] = {}
     print(f"{'kind':<18}" + "".join(f"{s:>16}" for s in STRENGTHS) + f"{'real':>16}"
           + ("  clean SSIM" if args.clean else "") + "   (normalised SSIM gain / PSNR gain dB)")
@@ -164,8 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         report[kind] = entry
         print(line, flush=True)
         if args.figure:
-            args.figure.mkdir(parents=True, exist_ok=True)
-            stem = Path(args.weights).stem if args.weights else args.engine
             figure(pairs[0], kind, args.engine, args.figure / f"selection_{kind}_{stem}.jpg")
         if args.chroma:
             values = [v["chroma_gain"] for v in sim.values()] + ([found["chroma_gain"]] if found else [])

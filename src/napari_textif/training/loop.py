@@ -68,12 +68,19 @@ from napari_textif.training.losses import LOSS_TERMS, fusion_loss
 CHECKPOINT_FORMAT = "napari-textif-checkpoint"
 CHECKPOINT_VERSION = 1
 SCHEDULES = ("cosine", "poly")
+
+
+def _factors(values: Any) -> tuple[int, ...]:
+    """A JSON list of pyramid factors as the tuple of ints the loss takes."""
+    return tuple(int(f) for f in values)
+
+
 #: Options of :func:`napari_textif.training.losses.fusion_loss` that ``TrainConfig.loss`` may set.
 LOSS_OPTIONS: dict[str, Callable[[Any], Any]] = {
-    "gradient_scales": lambda v: tuple(int(f) for f in v),
+    "gradient_scales": _factors,
     "correlation_weight": float,
     "contrast_weight": float,
-    "contrast_scales": lambda v: tuple(int(f) for f in v),
+    "contrast_scales": _factors,
     "preference_weight": float,
 }
 #: Smallest validation crop: VIF's largest window is 17 pixels at the coarsest of 4 scales.
